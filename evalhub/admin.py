@@ -1,0 +1,144 @@
+"""Admin for the core domain. Votes and assignments are read-only: editing them would corrupt the
+history a support rate is computed from (a correction is a new, superseding vote)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from evalhub.models import (
+    Assignment,
+    Campaign,
+    Comparison,
+    IdempotencyRecord,
+    Label,
+    ModelVersion,
+    Output,
+    Prompt,
+    Vote,
+)
+from evalhub.services.campaigns import campaign_close, campaign_open
+from evalhub.services.errors import ServiceError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "parent", "method", "backend", "served_name", "created_at"]
+    list_filter = ["method", "backend"]
+    search_fields = ["name", "served_name", "path"]
+    raw_id_fields = ["parent"]
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["name", "parent"]
+    search_fields = ["name"]
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["id", "external_id", "short_instruction", "split", "source", "created_at"]
+    list_filter = ["split", "labels"]
+    search_fields = ["external_id", "instruction", "content_hash"]
+    filter_horizontal = ["labels"]
+    readonly_fields = ["content_hash"]
+
+    @admin.display(description="instruction")
+    def short_instruction(self, obj: Prompt) -> str:
+        return obj.instruction[:80]
+
+
+@admin.register(Output)
+class OutputAdmin(admin.ModelAdmin):
+    list_display = ["id", "prompt", "model_version", "sample_index", "origin", "created_at"]
+    list_filter = ["origin", "model_version"]
+    raw_id_fields = ["prompt"]
+    readonly_fields = ["params_hash"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "baseline",
+        "candidate",
+        "status",
+        "votes_per_prompt",
+        "created_at",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["name"]
+    filter_horizontal = ["raters"]
+    raw_id_fields = ["prompts"]
+    readonly_fields = ["status", "created_at", "opened_at", "closed_at", "created_by"]
+    actions = ["open_campaigns", "close_campaigns"]
+
+    @admin.action(description="Open (build comparisons)")
+    def open_campaigns(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            try:
+                result = campaign_open(campaign=campaign)
+            except ServiceError as exc:
+                self.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{campaign}: {result.comparisons_created} comparisons created, "
+                f"{len(result.missing)} prompts missing an output.",
+            )
+
+    @admin.action(description="Close")
+    def close_campaigns(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            try:
+                campaign_close(campaign=campaign)
+            except ServiceError as exc:
+                self.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+
+
+@admin.register(Comparison)
+class ComparisonAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "campaign", "prompt", "vote_count", "load", "is_gold"]
+    list_filter = ["campaign", "is_gold"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "comparison",
+        "rater",
+        "candidate_side",
+        "status",
+        "served_at",
+        "expires_at",
+    ]
+    list_filter = ["status", "candidate_side"]
+    exclude = ["token"]
+
+
+@admin.register(Vote)
+class VoteAdmin(ReadOnlyAdmin):
+    list_display = ["id", "campaign", "rater", "judge", "kind", "choice", "outcome", "created_at"]
+    list_filter = ["campaign", "kind", "outcome", "channel", "is_simulated"]
+    search_fields = ["reason", "judge"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["scope", "key", "user", "status_code", "created_at"]

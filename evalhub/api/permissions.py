@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+
+
+class HasPerm(BasePermission):
+    """``HasPerm.of("evalhub.view_reports")``: the user must hold that Django permission."""
+
+    perm = ""
+
+    @classmethod
+    def of(cls, perm: str) -> type[HasPerm]:
+        return type(f"HasPerm_{perm.replace('.', '_')}", (cls,), {"perm": perm})
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm(self.perm))

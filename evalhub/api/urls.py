@@ -1,0 +1,17 @@
+"""/api/v1/ routes. Each sub-domain keeps its handlers in its own module."""
+
+from django.urls import path
+
+from evalhub.api import campaigns, rating
+
+urlpatterns = [
+    path("campaigns", campaigns.CampaignListCreate.as_view(), name="api-campaigns"),
+    path("campaigns/<int:pk>", campaigns.CampaignDetail.as_view(), name="api-campaign"),
+    path("campaigns/<int:pk>/open", campaigns.CampaignOpen.as_view(), name="api-campaign-open"),
+    path("campaigns/<int:pk>/close", campaigns.CampaignClose.as_view(), name="api-campaign-close"),
+    path("campaigns/<int:id>/next", rating.NextAssignmentView.as_view(), name="api-next"),
+    path("votes", rating.VoteCreateView.as_view(), name="api-votes"),
+    path("assignments/skip", rating.SkipView.as_view(), name="api-skip"),
+    path("models", campaigns.ModelVersionListCreate.as_view(), name="api-models"),
+    path("prompts", campaigns.PromptList.as_view(), name="api-prompts"),
+]

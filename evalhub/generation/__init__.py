@@ -1,0 +1,1 @@
+"""Generation backends (pure; imports no Django): OpenAI-compatible HTTP (vLLM), local, fake."""

@@ -1,0 +1,18 @@
+"""The core domain of evalhub (DESIGN.md section 4)."""
+
+from evalhub.models.api import IdempotencyRecord
+from evalhub.models.campaigns import Assignment, Campaign, Comparison, Vote
+from evalhub.models.prompts import Label, Output, Prompt
+from evalhub.models.registry import ModelVersion
+
+__all__ = [
+    "Assignment",
+    "Campaign",
+    "Comparison",
+    "IdempotencyRecord",
+    "Label",
+    "ModelVersion",
+    "Output",
+    "Prompt",
+    "Vote",
+]

@@ -1,0 +1,72 @@
+"""Roles are Django groups with permissions: rater, agent, pm, admin.
+
+- rater: votes in rating campaigns (/rate/ and the rater API).
+- agent: uses the 2+2 workbench.
+- pm:    reads reports and dashboards, manages campaigns, views everything in the admin.
+- admin: everything, including the admin site.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+ROLES = ("rater", "agent", "pm", "admin")
+PROJECT_APPS = ("evalhub", "feedback", "training")
+
+_ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "rater": ["evalhub.rate_campaign"],
+    "agent": ["evalhub.use_workbench"],
+    "pm": ["evalhub.view_reports", "evalhub.manage_campaign"],
+}
+STAFF_ROLES = {"pm", "admin"}
+
+
+def _permission(codename_with_app: str) -> Permission:
+    app_label, codename = codename_with_app.split(".", 1)
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def ensure_roles(**_: Any) -> None:
+    """Create or refresh the role groups; idempotent (runs after every migrate)."""
+    project_perms = Permission.objects.filter(content_type__app_label__in=PROJECT_APPS)
+    for role in ROLES:
+        group, _created = Group.objects.get_or_create(name=role)
+        if role == "admin":
+            perms = list(
+                Permission.objects.filter(
+                    Q(content_type__app_label__in=PROJECT_APPS)
+                    | Q(content_type__app_label__in=["auth", "authtoken"])
+                )
+            )
+        elif role == "pm":
+            perms = [_permission(p) for p in _ROLE_PERMISSIONS[role]]
+            perms += list(project_perms.filter(codename__startswith="view_"))
+            perms += list(
+                project_perms.filter(
+                    codename__in=[
+                        "add_campaign",
+                        "change_campaign",
+                        "add_prompt",
+                        "change_prompt",
+                        "add_label",
+                        "change_label",
+                        "add_modelversion",
+                        "change_modelversion",
+                    ]
+                )
+            )
+        else:
+            perms = [_permission(p) for p in _ROLE_PERMISSIONS[role]]
+        group.permissions.set(perms)
+
+
+def user_roles(user: Any) -> set[str]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    roles = {g.name for g in user.groups.all() if g.name in ROLES}
+    if user.is_superuser:
+        roles.add("admin")
+    return roles

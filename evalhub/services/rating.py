@@ -1,0 +1,239 @@
+"""The rater's day: serve the next comparison, record a vote, skip, free abandoned reservations.
+
+Concurrency: a comparison's ``load`` (votes + live reservations) is only changed while its row is
+locked (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers through
+IMMEDIATE transactions), so two raters never take the last vote slot of the same comparison.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from evalhub.models import Assignment, Campaign, Comparison, Vote
+from evalhub.models.campaigns import Choice, Outcome, Side
+from evalhub.services.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+
+
+def rater_can_rate(*, rater: AbstractBaseUser, campaign: Campaign) -> bool:
+    if not rater.is_active or not rater.has_perm("evalhub.rate_campaign"):
+        return False
+    pool = campaign.raters.all()
+    return not pool.exists() or pool.filter(pk=rater.pk).exists()
+
+
+def outcome_for(*, choice: str, candidate_side: str) -> str:
+    """The outcome a choice means, given where the candidate was shown. Fixed at write time."""
+    if choice == Choice.TIE:
+        return Outcome.TIE
+    if choice == Choice.BOTH_BAD:
+        return Outcome.BOTH_BAD
+    if choice not in (Choice.LEFT, Choice.RIGHT):
+        raise InvalidInput(
+            f"Unknown choice {choice!r}; use one of left, right, tie, both_bad.",
+            details={"field": "choice"},
+        )
+    return Outcome.CANDIDATE if choice == candidate_side else Outcome.BASELINE
+
+
+def _lock(queryset):  # type: ignore[no-untyped-def]
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
+
+
+def assignments_release_expired(
+    *, campaign: Campaign | None = None, now: datetime | None = None
+) -> int:
+    """Free the vote slots of reservations whose time ran out; returns how many were freed."""
+    now = now or timezone.now()
+    expired = Assignment.objects.filter(status=Assignment.Status.SERVED, expires_at__lt=now)
+    if campaign is not None:
+        expired = expired.filter(comparison__campaign=campaign)
+    freed = 0
+    with transaction.atomic():
+        for assignment in _lock(expired.order_by("id"))[:500]:
+            assignment.status = Assignment.Status.EXPIRED
+            assignment.finished_at = now
+            assignment.save(update_fields=["status", "finished_at"])
+            Comparison.objects.filter(pk=assignment.comparison_id, load__gt=0).update(
+                load=F("load") - 1
+            )
+            freed += 1
+    return freed
+
+
+def assignment_next(
+    *, campaign: Campaign, rater: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """The next comparison for this rater, or None when nothing is left for them.
+
+    The rater's live reservation in this campaign comes back first (a reload shows the same
+    pair). Otherwise: the least-loaded comparison this rater has never been served, with the
+    candidate's side alternating per comparison from a random start (balanced over raters).
+    """
+    if campaign.status != Campaign.Status.OPEN:
+        raise Conflict("This campaign is not open for rating.", code="campaign_not_open")
+    if not rater_can_rate(rater=rater, campaign=campaign):
+        raise Forbidden("You are not a rater of this campaign.")
+    now = now or timezone.now()
+    live = (
+        Assignment.objects.filter(
+            rater=rater,
+            comparison__campaign=campaign,
+            status=Assignment.Status.SERVED,
+            expires_at__gt=now,
+        )
+        .order_by("served_at")
+        .first()
+    )
+    if live is not None:
+        return live
+    assignments_release_expired(campaign=campaign, now=now)
+    ttl = timedelta(seconds=settings.EVALHUB_ASSIGNMENT_TTL_SECONDS)
+    with transaction.atomic():
+        queue = (
+            Comparison.objects.filter(campaign=campaign, load__lt=campaign.votes_per_prompt)
+            .exclude(assignments__rater=rater)
+            .order_by("load", "shuffle_key")
+        )
+        comparison = _lock(queue).first()
+        if comparison is None:
+            return None
+        served_before = comparison.served_count
+        Comparison.objects.filter(pk=comparison.pk).update(
+            load=F("load") + 1, served_count=F("served_count") + 1
+        )
+        left_is_candidate = (comparison.side_seed + served_before) % 2 == 0
+        return Assignment.objects.create(
+            comparison=comparison,
+            rater=rater,
+            candidate_side=Side.LEFT if left_is_candidate else Side.RIGHT,
+            served_at=now,
+            expires_at=now + ttl,
+        )
+
+
+def _assignment_for_update(*, rater: AbstractBaseUser, token: str) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update()
+        .select_related("comparison")
+        .filter(token=token, rater=rater)
+        .first()
+        if token
+        else None
+    )
+    if assignment is None:
+        raise NotFound(
+            "No such assignment for you (unknown token, or not yours).", code="unknown_token"
+        )
+    return assignment
+
+
+def vote_record(
+    *,
+    rater: AbstractBaseUser,
+    token: str,
+    choice: str,
+    reason: str = "",
+    idempotency_key: str = "",
+    channel: str = "rating",
+    now: datetime | None = None,
+) -> Vote:
+    """Record a rater's blind vote on the assignment behind ``token``; exactly once."""
+    now = now or timezone.now()
+    if choice not in Choice.values:
+        raise InvalidInput(
+            f"Unknown choice {choice!r}; use one of left, right, tie, both_bad.",
+            details={"field": "choice"},
+        )
+    reason = (reason or "").strip()
+    if len(reason) > 5000:
+        raise InvalidInput(
+            "The reason is too long (5000 characters at most).", details={"field": "reason"}
+        )
+    with transaction.atomic():
+        assignment = _assignment_for_update(rater=rater, token=token)
+        if assignment.status == Assignment.Status.VOTED:
+            raise Conflict("You already voted on this comparison.", code="already_voted")
+        if assignment.status == Assignment.Status.SKIPPED:
+            raise Conflict("You skipped this comparison.", code="skipped")
+        if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= now:
+            raise Gone("This assignment expired; ask for the next one.", code="expired")
+        comparison = assignment.comparison
+        campaign = Campaign.objects.only("status").get(pk=comparison.campaign_id)
+        if campaign.status != Campaign.Status.OPEN:
+            raise Conflict("This campaign is closed.", code="campaign_not_open")
+        vote = Vote.objects.create(
+            campaign_id=comparison.campaign_id,
+            comparison=comparison,
+            prompt_id=comparison.prompt_id,
+            assignment=assignment,
+            rater=rater,
+            kind=Vote.Kind.PAIRWISE,
+            channel=channel,
+            choice=choice,
+            candidate_side=assignment.candidate_side,
+            outcome=outcome_for(choice=choice, candidate_side=assignment.candidate_side),
+            reason=reason,
+            time_taken_ms=max(0, int((now - assignment.served_at).total_seconds() * 1000)),
+            idempotency_key=idempotency_key[:200],
+        )
+        assignment.status = Assignment.Status.VOTED
+        assignment.finished_at = now
+        assignment.save(update_fields=["status", "finished_at"])
+        Comparison.objects.filter(pk=comparison.pk).update(vote_count=F("vote_count") + 1)
+    return vote
+
+
+def assignment_skip(
+    *, rater: AbstractBaseUser, token: str, now: datetime | None = None
+) -> Assignment:
+    """Give the comparison back (its slot goes to another rater); this rater won't see it again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _assignment_for_update(rater=rater, token=token)
+        if assignment.status != Assignment.Status.SERVED:
+            raise Conflict(
+                f"This assignment is already {assignment.status}.", code=assignment.status
+            )
+        assignment.status = Assignment.Status.SKIPPED
+        assignment.finished_at = now
+        assignment.save(update_fields=["status", "finished_at"])
+        Comparison.objects.filter(pk=assignment.comparison_id, load__gt=0).update(
+            load=F("load") - 1
+        )
+    return assignment
+
+
+def vote_correct(
+    *, vote: Vote, choice: str, corrected_by: AbstractBaseUser, reason: str = ""
+) -> Vote:
+    """A correction is a new vote that supersedes the old one; the old one stays as history."""
+    if vote.kind != Vote.Kind.PAIRWISE:
+        raise InvalidInput("Only pairwise votes can be corrected here.")
+    with transaction.atomic():
+        current = Vote.objects.select_for_update().get(pk=vote.pk)
+        if Vote.objects.filter(supersedes=current).exists():
+            raise Conflict("This vote was already corrected; correct the newest record.")
+        return Vote.objects.create(
+            campaign_id=current.campaign_id,
+            comparison_id=current.comparison_id,
+            prompt_id=current.prompt_id,
+            rater_id=current.rater_id,
+            judge=current.judge,
+            kind=current.kind,
+            channel=current.channel,
+            choice=choice,
+            candidate_side=current.candidate_side,
+            outcome=outcome_for(choice=choice, candidate_side=current.candidate_side),
+            reason=reason or current.reason,
+            time_taken_ms=current.time_taken_ms,
+            supersedes=current,
+            corrected_by=corrected_by,
+        )

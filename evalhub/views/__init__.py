@@ -1,0 +1,1 @@
+"""Server-rendered pages. Short handlers: parse, select, call one service, render."""

@@ -1,0 +1,21 @@
+"""Template context shared by every page: the navigation for the user's roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from evalhub.roles import user_roles
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    roles = user_roles(getattr(request, "user", None))
+    items = []
+    if roles & {"rater", "admin"}:
+        items.append(("Rate", "/rate/"))
+    if roles & {"pm", "admin"}:
+        items.append(("API docs", "/api/docs/"))
+    if roles & {"admin", "pm"}:
+        items.append(("Admin", "/admin/"))
+    return {"nav_items": items, "user_roles": sorted(roles)}

@@ -1,0 +1,1 @@
+"""feedback models (thumbs, choice tasks, workbench turns) arrive with the feedback issue."""

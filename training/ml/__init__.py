@@ -1,0 +1,1 @@
+"""Pure training code (TRL + peft + transformers); imports no Django."""

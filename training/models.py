@@ -1,0 +1,1 @@
+"""training models (PreferencePair, DatasetVersion, TrainingRun) arrive with the training issue."""
