@@ -70,3 +70,37 @@ def user_roles(user: Any) -> set[str]:
     if user.is_superuser:
         roles.add("admin")
     return roles
+
+
+PERMISSION_CACHE_SECONDS = 60
+
+
+def _perm_cache_key(user_id: int) -> str:
+    return f"evalhub:perms:{user_id}"
+
+
+def has_perm_cached(user: Any, perm: str) -> bool:
+    """``user.has_perm`` with the permission set cached for a minute (hot API paths).
+
+    Django already caches permissions on the user object, but that object lives for one
+    request; the rater API would pay two permission queries on every call. Role changes made
+    through ``user_create_with_role`` clear the cache at once; others apply within a minute.
+    """
+    from django.core.cache import cache
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    key = _perm_cache_key(user.pk)
+    perms = cache.get(key)
+    if perms is None:
+        perms = frozenset(user.get_all_permissions())
+        cache.set(key, perms, PERMISSION_CACHE_SECONDS)
+    return perm in perms
+
+
+def forget_cached_perms(user_id: int) -> None:
+    from django.core.cache import cache
+
+    cache.delete(_perm_cache_key(user_id))

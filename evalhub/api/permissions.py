@@ -4,6 +4,8 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
+from evalhub.roles import has_perm_cached
+
 
 class HasPerm(BasePermission):
     """``HasPerm.of("evalhub.view_reports")``: the user must hold that Django permission."""
@@ -15,5 +17,4 @@ class HasPerm(BasePermission):
         return type(f"HasPerm_{perm.replace('.', '_')}", (cls,), {"perm": perm})
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(self.perm))
+        return has_perm_cached(request.user, self.perm)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -11,9 +10,8 @@ from rest_framework.views import APIView
 
 from evalhub.api.idempotency import idempotent
 from evalhub.api.permissions import HasPerm
-from evalhub.models import Campaign
 from evalhub.models.campaigns import Choice
-from evalhub.selectors.rating import assignment_blind_payload
+from evalhub.selectors.rating import assignment_blind_payload, campaign_get_for_rating
 from evalhub.services.rating import assignment_next, assignment_skip, vote_record
 
 
@@ -70,7 +68,7 @@ class NextAssignmentView(APIView):
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
     )
     def get(self, request: Request, id: int) -> Response:
-        campaign = get_object_or_404(Campaign, pk=id)
+        campaign = campaign_get_for_rating(campaign_id=id, rater=request.user)
         assignment = assignment_next(campaign=campaign, rater=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

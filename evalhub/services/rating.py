@@ -7,6 +7,7 @@ IMMEDIATE transactions), so two raters never take the last vote slot of the same
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,14 +18,25 @@ from django.utils import timezone
 
 from evalhub.models import Assignment, Campaign, Comparison, Vote
 from evalhub.models.campaigns import Choice, Outcome, Side
+from evalhub.roles import has_perm_cached
 from evalhub.services.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+
+# Expired reservations are swept at most this often per process while the queue still has work
+# (always when it looks empty), so the hot path pays no sweep query.
+EXPIRY_SWEEP_SECONDS = 15.0
+_last_sweep: dict[int, float] = {}
 
 
 def rater_can_rate(*, rater: AbstractBaseUser, campaign: Campaign) -> bool:
-    if not rater.is_active or not rater.has_perm("evalhub.rate_campaign"):
+    """Rater role, and in the campaign's pool when it has one. Uses the ``has_pool`` /
+    ``in_pool`` annotations of ``campaign_get_for_rating`` when present (no extra query)."""
+    if not has_perm_cached(rater, "evalhub.rate_campaign"):
         return False
-    pool = campaign.raters.all()
-    return not pool.exists() or pool.filter(pk=rater.pk).exists()
+    has_pool = getattr(campaign, "has_pool", None)
+    if has_pool is None:
+        pool = campaign.raters.all()
+        return not pool.exists() or pool.filter(pk=rater.pk).exists()
+    return not has_pool or bool(campaign.in_pool)
 
 
 def outcome_for(*, choice: str, candidate_side: str) -> str:
@@ -43,7 +55,7 @@ def outcome_for(*, choice: str, candidate_side: str) -> str:
 
 def _lock(queryset):  # type: ignore[no-untyped-def]
     if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
+        return queryset.select_for_update(skip_locked=True, of=("self",))
     return queryset
 
 
@@ -89,20 +101,35 @@ def assignment_next(
             status=Assignment.Status.SERVED,
             expires_at__gt=now,
         )
+        .select_related(
+            "comparison__prompt", "comparison__baseline_output", "comparison__candidate_output"
+        )
         .order_by("served_at")
         .first()
     )
     if live is not None:
         return live
-    assignments_release_expired(campaign=campaign, now=now)
+    if time.monotonic() - _last_sweep.get(campaign.pk, 0.0) > EXPIRY_SWEEP_SECONDS:
+        _last_sweep[campaign.pk] = time.monotonic()
+        assignments_release_expired(campaign=campaign, now=now)
+    comparison = _reserve(campaign=campaign, rater=rater, now=now)
+    if comparison is None and assignments_release_expired(campaign=campaign, now=now):
+        comparison = _reserve(campaign=campaign, rater=rater, now=now)
+    return comparison
+
+
+def _reserve(*, campaign: Campaign, rater: AbstractBaseUser, now: datetime) -> Assignment | None:
     ttl = timedelta(seconds=settings.EVALHUB_ASSIGNMENT_TTL_SECONDS)
     with transaction.atomic():
         queue = (
             Comparison.objects.filter(campaign=campaign, load__lt=campaign.votes_per_prompt)
             .exclude(assignments__rater=rater)
+            .select_related("prompt", "baseline_output", "candidate_output")
             .order_by("load", "shuffle_key")
         )
-        comparison = _lock(queue).first()
+        if connection.features.has_select_for_update_skip_locked:
+            queue = queue.select_for_update(skip_locked=True, of=("self",))
+        comparison = queue.first()
         if comparison is None:
             return None
         served_before = comparison.served_count
@@ -121,8 +148,8 @@ def assignment_next(
 
 def _assignment_for_update(*, rater: AbstractBaseUser, token: str) -> Assignment:
     assignment = (
-        Assignment.objects.select_for_update()
-        .select_related("comparison")
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("comparison__campaign")
         .filter(token=token, rater=rater)
         .first()
         if token
@@ -166,8 +193,7 @@ def vote_record(
         if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= now:
             raise Gone("This assignment expired; ask for the next one.", code="expired")
         comparison = assignment.comparison
-        campaign = Campaign.objects.only("status").get(pk=comparison.campaign_id)
-        if campaign.status != Campaign.Status.OPEN:
+        if comparison.campaign.status != Campaign.Status.OPEN:
             raise Conflict("This campaign is closed.", code="campaign_not_open")
         vote = Vote.objects.create(
             campaign_id=comparison.campaign_id,

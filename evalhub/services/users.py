@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from evalhub.roles import ROLES, STAFF_ROLES, ensure_roles
+from evalhub.roles import ROLES, STAFF_ROLES, ensure_roles, forget_cached_perms
 from evalhub.services.errors import InvalidInput
 
 
@@ -49,4 +49,5 @@ def user_create_with_role(
         user.save()
         user.groups.add(Group.objects.get(name=role))
         token, _ = Token.objects.get_or_create(user=user)
+    forget_cached_perms(user.pk)
     return UserWithToken(user=user, token=token.key, created=created)
