@@ -117,26 +117,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-async def rate_loop(base: str, campaign_id: int, token: str, deadline: float, stats: dict) -> None:
+async def rate_loop(
+    base: str, campaign_id: int, token: str, deadline: float, stats: dict, folded: bool
+) -> None:
+    """One rater: GET next, POST vote (or, folded, POST vote with next=true: one request a vote)."""
     headers = {"Authorization": f"Token {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        assignment = None
         while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            response = await client.get(f"/api/v1/campaigns/{campaign_id}/next")
-            stats["next"].append(time.perf_counter() - t0)
-            if response.status_code == 204:
-                return
-            if response.status_code != 200:
-                stats["errors"].append(response.status_code)
-                continue
+            if assignment is None:
+                t0 = time.perf_counter()
+                response = await client.get(f"/api/v1/campaigns/{campaign_id}/next")
+                stats["next"].append(time.perf_counter() - t0)
+                stats["requests"] += 1
+                if response.status_code == 204:
+                    return
+                if response.status_code != 200:
+                    stats["errors"].append(response.status_code)
+                    continue
+                assignment = response.json()
             body = {
-                "token": response.json()["token"],
+                "token": assignment["token"],
                 "choice": random.choice(["left", "right", "tie"]),
+                "next": folded,
             }
             key = f"{token[:8]}-{body['token']}"
             t1 = time.perf_counter()
             vote = await client.post("/api/v1/votes", json=body, headers={"Idempotency-Key": key})
             stats["vote"].append(time.perf_counter() - t1)
+            stats["requests"] += 1
+            assignment = vote.json().get("next") if (folded and vote.status_code == 201) else None
             if vote.status_code == 201:
                 stats["votes"] += 1
                 if random.random() < 0.05:  # a client retry: must replay, not double count
@@ -151,6 +161,8 @@ async def rate_loop(base: str, campaign_id: int, token: str, deadline: float, st
                         stats["errors"].append(retry.status_code)
             else:
                 stats["errors"].append(vote.status_code)
+            if folded and vote.status_code == 201 and assignment is None:
+                return
 
 
 async def bare_loop(base: str, deadline: float, stats: dict) -> None:
@@ -195,20 +207,38 @@ def main() -> None:
     port = free_port()
     server = start_gunicorn(env, port, args.workers)
     base = f"http://127.0.0.1:{port}"
-    stats: dict = {"next": [], "vote": [], "bare": [], "errors": [], "votes": 0, "retries": 0}
+    results = {}
+    errors: list[int] = []
     try:
-        asyncio.run(drive(lambda d: [bare_loop(base, d, stats) for _ in range(2)], 2))  # warm up
-        stats["bare"].clear()
-        elapsed = asyncio.run(
+        asyncio.run(
             drive(
-                lambda d: [rate_loop(base, campaign_id, t, d, stats) for t in tokens], args.seconds
+                lambda d: [bare_loop(base, d, {"bare": [], "errors": errors}) for _ in range(2)], 2
             )
         )
-        votes_per_s = stats["votes"] / elapsed
+        for mode in ("separate", "folded"):
+            stats: dict = {
+                "next": [],
+                "vote": [],
+                "errors": errors,
+                "votes": 0,
+                "retries": 0,
+                "requests": 0,
+            }
+            folded = mode == "folded"
+            elapsed = asyncio.run(
+                drive(
+                    lambda d, f=folded, st=stats: [
+                        rate_loop(base, campaign_id, t, d, st, f) for t in tokens
+                    ],
+                    args.seconds,
+                )
+            )
+            results[mode] = (stats, elapsed)
+        bare: dict = {"bare": [], "errors": errors}
         elapsed_bare = asyncio.run(
-            drive(lambda d: [bare_loop(base, d, stats) for _ in range(args.raters)], args.seconds)
+            drive(lambda d: [bare_loop(base, d, bare) for _ in range(args.raters)], args.seconds)
         )
-        bare_per_s = len(stats["bare"]) / elapsed_bare
+        bare_per_s = len(bare["bare"]) / elapsed_bare
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -228,34 +258,43 @@ print(Vote.objects.count(), voted, dupes, over, left, total)
         int, run([sys.executable, "manage.py", "shell", "-v", "0", "-c", check], env).split()
     )
     print(
-        f"\nrating ({args.raters} concurrent raters, {args.workers} gunicorn workers, {args.comparisons:,} comparisons)"
+        f"\nrating: {args.raters} concurrent raters, {args.workers} gunicorn workers, {args.comparisons:,} comparisons"
+    )
+    client_votes = 0
+    for mode, (stats, elapsed) in results.items():
+        votes_per_s = stats["votes"] / elapsed
+        client_votes += stats["votes"]
+        label = "GET next + POST vote" if mode == "separate" else "POST vote with next=true"
+        print(f"  [{mode}: {label}]")
+        print(
+            f"    votes recorded      {stats['votes']:,} in {elapsed:.1f} s = {votes_per_s:,.1f} votes/s "
+            f"({stats['requests'] / elapsed:,.1f} API requests/s)"
+        )
+        if stats["next"]:
+            print(
+                f"    next-assignment     p50 {pct(stats['next'], 0.5):.1f} ms   p99 {pct(stats['next'], 0.99):.1f} ms"
+            )
+        print(
+            f"    vote                p50 {pct(stats['vote'], 0.5):.1f} ms   p99 {pct(stats['vote'], 0.99):.1f} ms"
+        )
+        print(f"    idempotent retries  {stats['retries']} (replayed, not counted)")
+        print(
+            f"    ratio votes/s : bare inserts/s = {votes_per_s / bare_per_s:.2f} (goal >= 0.50); "
+            f"API requests/s : bare = {stats['requests'] / elapsed / bare_per_s:.2f}"
+        )
+    print(f"  [bare insert view, {args.raters} concurrent clients]")
+    print(
+        f"    inserts             {len(bare['bare']):,} in {elapsed_bare:.1f} s = {bare_per_s:,.1f} /s"
     )
     print(
-        f"  votes recorded      {stats['votes']:,} in {elapsed:.1f} s = {votes_per_s:,.1f} votes/s"
+        f"    latency             p50 {pct(bare['bare'], 0.5):.1f} ms   p99 {pct(bare['bare'], 0.99):.1f} ms"
     )
     print(
-        f"  next-assignment     p50 {pct(stats['next'], 0.5):.1f} ms   p99 {pct(stats['next'], 0.99):.1f} ms"
-    )
-    print(
-        f"  vote                p50 {pct(stats['vote'], 0.5):.1f} ms   p99 {pct(stats['vote'], 0.99):.1f} ms"
-    )
-    print(f"  idempotent retries  {stats['retries']} (replayed, not counted)")
-    print(f"bare insert view ({args.raters} concurrent clients)")
-    print(
-        f"  inserts             {len(stats['bare']):,} in {elapsed_bare:.1f} s = {bare_per_s:,.1f} /s"
-    )
-    print(
-        f"  latency             p50 {pct(stats['bare'], 0.5):.1f} ms   p99 {pct(stats['bare'], 0.99):.1f} ms"
-    )
-    print(f"ratio votes/s : bare inserts/s = {votes_per_s / bare_per_s:.2f} (goal >= 0.50)")
-    print(
-        f"checks: votes in db {votes_db:,} (client saw {stats['votes']:,}); assignments voted {voted:,}; "
+        f"checks: votes in db {votes_db:,} (client saw {client_votes:,}); assignments voted {voted:,}; "
         f"double votes {dupes}; comparisons over cap {over_cap}; candidate left {left}/{total}; "
-        f"HTTP errors {len(stats['errors'])} {sorted(set(stats['errors']))}"
+        f"HTTP errors {len(errors)} {sorted(set(errors))}"
     )
-    ok = (
-        votes_db == stats["votes"] == voted and dupes == 0 and over_cap == 0 and not stats["errors"]
-    )
+    ok = votes_db == client_votes == voted and dupes == 0 and over_cap == 0 and not errors
     print("RESULT:", "OK" if ok else "FAILED")
     sys.exit(0 if ok else 1)
 

@@ -148,3 +148,18 @@ def test_token_auth_works(api_client, make_user, open_campaign):
     user = make_user("scripted")
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
     assert api_client.get(f"/api/v1/campaigns/{open_campaign.id}/next").status_code == 200
+
+
+def test_vote_can_return_the_next_assignment(rater_api, open_campaign):
+    token = rater_api.get(f"/api/v1/campaigns/{open_campaign.id}/next").json()["token"]
+    tokens = [token]
+    for _ in range(3):
+        body = {"token": tokens[-1], "choice": "tie", "next": True}
+        response = rater_api.post("/api/v1/votes", body, format="json")
+        assert response.status_code == 201
+        tokens.append(response.json()["next"]["token"])
+    last = rater_api.post(
+        "/api/v1/votes", {"token": tokens[-1], "choice": "tie", "next": True}, format="json"
+    )
+    assert last.json()["next"] is None
+    assert len(set(tokens)) == 4 and Vote.objects.count() == 4

@@ -41,12 +41,22 @@ class VoteInSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=64)
     choice = serializers.ChoiceField(choices=Choice.values)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    next = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also reserve and return the rater's next assignment in this campaign (saves a request).",
+    )
 
 
 class VoteOutSerializer(serializers.Serializer):
     status = serializers.CharField()
     choice = serializers.CharField()
     recorded_at = serializers.DateTimeField()
+    next = AssignmentSerializer(
+        required=False,
+        allow_null=True,
+        help_text="With next=true: the next assignment, or null when done.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):
@@ -99,7 +109,15 @@ class VoteCreateView(APIView):
                 idempotency_key=request.headers.get("Idempotency-Key", ""),
                 channel="api",
             )
-            out = {"status": "recorded", "choice": vote.choice, "recorded_at": vote.created_at}
+            out: dict = {
+                "status": "recorded",
+                "choice": vote.choice,
+                "recorded_at": vote.created_at,
+            }
+            if body.validated_data["next"]:
+                campaign = campaign_get_for_rating(campaign_id=vote.campaign_id, rater=request.user)
+                following = assignment_next(campaign=campaign, rater=request.user)
+                out["next"] = following and assignment_blind_payload(assignment=following)
             return Response(VoteOutSerializer(out).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, "votes", write)
