@@ -15,6 +15,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if roles & {"rater", "admin"}:
         items.append(("Rate", "/rate/"))
     if roles & {"pm", "admin"}:
+        items.append(("Dashboard", "/dashboard/"))
         items.append(("API docs", "/api/docs/"))
     if roles & {"admin", "pm"}:
         items.append(("Admin", "/admin/"))

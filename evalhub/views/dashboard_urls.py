@@ -1,0 +1,9 @@
+"""/dashboard/ pages (roles pm and admin)."""
+
+from django.urls import path
+
+from evalhub.views import dashboard
+
+urlpatterns = [
+    path("", dashboard.campaign_list, name="dashboard"),
+]
