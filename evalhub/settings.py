@@ -11,6 +11,7 @@ CSRF_TRUSTED_ORIGINS, EVALHUB_ENV, EVALHUB_ASSIGNMENT_TTL_SECONDS, EVALHUB_DATA_
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -110,8 +111,15 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
+    # A file, not memory, so tests can run real worker and server processes against it.
+    # One file per test process, so concurrent test runs never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"evalhub-test-{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # One test database per test process (concurrent runs on one server never collide).
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

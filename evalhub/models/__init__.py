@@ -2,6 +2,7 @@
 
 from evalhub.models.api import IdempotencyRecord
 from evalhub.models.campaigns import Assignment, Campaign, Comparison, Vote
+from evalhub.models.jobs import Job
 from evalhub.models.prompts import Label, Output, Prompt
 from evalhub.models.registry import ModelVersion
 
@@ -10,6 +11,7 @@ __all__ = [
     "Campaign",
     "Comparison",
     "IdempotencyRecord",
+    "Job",
     "Label",
     "ModelVersion",
     "Output",
