@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from evalhub.stats._arrays import FloatArray, RngLike, as_float_array, resolve_rng
+from evalhub.stats._arrays import FloatArray, IntArray, RngLike, as_float_array, resolve_rng
 from evalhub.stats.intervals import wilson_interval
 
 BOOTSTRAP_METHODS = ("auto", "types", "gather", "poisson")
@@ -161,7 +161,7 @@ def bootstrap_replicates(
 
 def compress_types(
     successes: ArrayLike, trials: ArrayLike
-) -> tuple[FloatArray, FloatArray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray, IntArray]:
     """Distinct (w, n) pairs and their frequencies f_k (Σ f_k = J).
 
     Integer and half-integer counts are packed into one int64 key and counted with
@@ -245,7 +245,7 @@ def _replicates(
     n: FloatArray,
     type_s: FloatArray,
     type_n: FloatArray,
-    freq: np.ndarray,
+    freq: IntArray,
     resamples: int,
     rng: np.random.Generator,
 ) -> FloatArray:

@@ -121,11 +121,12 @@ def krippendorff_alpha_nominal(
     α = 1 − (n − 1)(n − tr o) / (n² − Σ_c n_c²). NaN when there is no disagreement to expect
     (a single category used, or no pairable item).
     """
-    if (value_counts is None) == (ratings is None):
+    if ratings is not None and value_counts is None:
+        counts = value_counts_from_ratings(ratings)
+    elif value_counts is not None and ratings is None:
+        counts = as_float_array(value_counts)
+    else:
         raise ValueError("pass exactly one of value_counts or ratings")
-    counts = (
-        value_counts_from_ratings(ratings) if ratings is not None else as_float_array(value_counts)
-    )
     if counts.ndim != 2:
         raise ValueError("value_counts must be a 2-D items × categories array")
     m = counts.sum(axis=1)

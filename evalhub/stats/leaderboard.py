@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from evalhub.stats._arrays import FloatArray, RngLike, as_counts, resolve_rng
 
@@ -23,6 +22,7 @@ ELO_BASE = 1000.0
 ELO_SCALE = 400.0 / math.log(10.0)  # 173.7178...
 _THETA_CAP = 50.0  # |θ| bound: keeps models without an MLE (undefeated / winless) finite
 _TINY = 1e-300
+_UNBOUNDED_MAX_ITER = 2_000  # no MLE: θ only drifts, so stop early (the result is flagged)
 TIE_MODES = ("half", "drop")
 
 
@@ -118,10 +118,11 @@ def bradley_terry(
     prior = _virtual_ties(m, virtual_ties)
 
     wins_matrix = (to_matrix.T @ counts).reshape(m, m) + prior
-    theta, iterations = bt_mm(wins_matrix[None], tol=tol, max_iter=max_iter)
+    exists = _strongly_connected(wins_matrix)
+    cap = max_iter if exists else min(max_iter, _UNBOUNDED_MAX_ITER)
+    theta, iterations = bt_mm(wins_matrix[None], tol=tol, max_iter=cap)
     theta = theta[0]
     elo = elo_from_theta(theta, anchor)
-    exists = _strongly_connected(wins_matrix)
 
     low = high = None
     if bootstrap_resamples > 0:
@@ -130,7 +131,11 @@ def bradley_terry(
         draws = generator.multinomial(total, counts / total, size=bootstrap_resamples)
         batch = np.asarray((sparse.csr_matrix(draws.astype(np.float64)) @ to_matrix).todense())
         batch = batch.reshape(bootstrap_resamples, m, m) + prior
-        boot_theta, _ = bt_mm(batch, tol=max(tol, 1e-9), max_iter=max_iter)
+        boot_theta = np.empty((bootstrap_resamples, m))
+        connected = _strongly_connected_batch(batch)
+        for mask, cap in ((connected, max_iter), (~connected, _UNBOUNDED_MAX_ITER)):
+            if mask.any():
+                boot_theta[mask], _ = bt_mm(batch[mask], tol=max(tol, 1e-9), max_iter=cap)
         boot_elo = elo_from_theta(boot_theta, anchor)
         tail = (1.0 - confidence) / 2.0
         low_arr, high_arr = np.quantile(boot_elo, [tail, 1.0 - tail], axis=0)
@@ -160,24 +165,30 @@ def bt_mm(
 ) -> tuple[FloatArray, int]:
     """Batched MM for BT. ``wins[..., i, j]`` = (half-)wins of i over j; returns θ (…, M), centred.
 
-    Stops when no θ moves by more than ``tol``. Models without an MLE drift to ±50 and stay.
+    Each replicate stops when none of its θ moves by more than ``tol`` (converged replicates
+    are frozen, so a batch gives the same θ as one-at-a-time fits). Models without an MLE
+    drift towards ±50 and are cut off by ``max_iter``. Returns θ and the iterations used.
     """
     w = np.asarray(wins, dtype=np.float64)
+    shape = w.shape[:-2]
+    m = w.shape[-1]
+    w = w.reshape(-1, m, m)
     battles = w + np.swapaxes(w, -1, -2)
-    total_wins = w.sum(axis=-1)
-    theta = np.zeros(total_wins.shape)
+    log_wins = np.log(np.maximum(w.sum(axis=-1), _TINY))
+    theta = np.zeros((w.shape[0], m))
+    active = np.arange(w.shape[0])
     iterations = 0
-    log_wins = np.log(np.maximum(total_wins, _TINY))
-    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is returned
-        pi = np.exp(theta)
-        denom = (battles / (pi[..., :, None] + pi[..., None, :])).sum(axis=-1)
-        new = np.where(denom > 0, log_wins - np.log(np.maximum(denom, _TINY)), theta)
+    while active.size and iterations < max_iter:
+        iterations += 1
+        current = theta[active]
+        pi = np.exp(current)
+        denom = (battles[active] / (pi[:, :, None] + pi[:, None, :])).sum(axis=-1)
+        new = np.where(denom > 0, log_wins[active] - np.log(np.maximum(denom, _TINY)), current)
         new = np.clip(new - new.mean(axis=-1, keepdims=True), -_THETA_CAP, _THETA_CAP)
-        step = float(np.max(np.abs(new - theta))) if new.size else 0.0
-        theta = new
-        if step < tol:
-            break
-    return theta, iterations
+        theta[active] = new
+        moving = np.max(np.abs(new - current), axis=-1, initial=0.0) >= tol
+        active = active[moving]
+    return theta.reshape(*shape, m), iterations
 
 
 def elo_from_theta(theta: ArrayLike, anchor: int) -> FloatArray:
@@ -186,11 +197,11 @@ def elo_from_theta(theta: ArrayLike, anchor: int) -> FloatArray:
     return ELO_BASE + ELO_SCALE * (t - t[..., anchor : anchor + 1])
 
 
-def arena_ranks(lower: ArrayLike, upper: ArrayLike) -> np.ndarray:
+def arena_ranks(lower: ArrayLike, upper: ArrayLike) -> NDArray[np.int64]:
     """Arena rank rule: rank_i = 1 + #{j : lower_j > upper_i}; overlapping CIs share a rank."""
     lo = np.asarray(lower, dtype=np.float64)
     hi = np.asarray(upper, dtype=np.float64)
-    return 1 + (lo[None, :] > hi[:, None]).sum(axis=1)
+    return np.asarray(1 + (lo[None, :] > hi[:, None]).sum(axis=1), dtype=np.int64)
 
 
 def elo_gap_from_support_rate(rate: ArrayLike) -> FloatArray:
@@ -212,10 +223,16 @@ def _virtual_ties(m: int, per_pair: float) -> FloatArray:
 
 
 def _strongly_connected(wins_matrix: FloatArray) -> bool:
-    m = wins_matrix.shape[0]
-    if m <= 1:
-        return True
-    n_components, _ = connected_components(
-        sparse.csr_matrix(wins_matrix > 0), directed=True, connection="strong"
-    )
-    return bool(n_components == 1)
+    return bool(_strongly_connected_batch(wins_matrix[None])[0])
+
+
+def _strongly_connected_batch(wins: FloatArray) -> NDArray[np.bool_]:
+    """Per replicate: does every model reach every other along "beat at least once" edges?
+
+    Reachability by repeated squaring of (A | I), ⌈log2 M⌉ batched matrix products.
+    """
+    m = wins.shape[-1]
+    reach = ((wins > 0) | np.eye(m, dtype=bool)).astype(np.float64)
+    for _ in range(max(1, math.ceil(math.log2(max(m, 2))))):
+        reach = ((reach @ reach) > 0).astype(np.float64)
+    return np.asarray(reach.all(axis=(-1, -2)), dtype=np.bool_)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 from scipy.special import betaln, xlog1py, xlogy
 
@@ -44,8 +44,8 @@ def beta_binomial_cs(
     with np.errstate(divide="ignore", invalid="ignore"):
         p_hat = np.where(n > 0, w_arr / n, 0.5)
 
-    def excluded(p: FloatArray) -> FloatArray:
-        return (const - xlogy(w_arr, p) - xlog1py(l_arr, -p)) >= threshold
+    def excluded(p: FloatArray) -> NDArray[np.bool_]:
+        return np.asarray((const - xlogy(w_arr, p) - xlog1py(l_arr, -p)) >= threshold)
 
     # lower end: in [0, p̂]; upper end: in [p̂, 1]. `outside` moves the bracket towards p̂.
     lo_a, lo_b = np.zeros_like(p_hat), p_hat.copy()
@@ -110,10 +110,11 @@ def anytime_p_values(
     totals, the result 1/M_n(½) is still a valid (if less tight) anytime p-value.
     """
     w_arr, l_arr = np.broadcast_arrays(as_float_array(wins), as_float_array(losses))
-    log_m = (
+    log_m: FloatArray = np.asarray(
         betaln(prior_a + w_arr, prior_b + l_arr)
         - betaln(prior_a, prior_b)
-        + (w_arr + l_arr) * math.log(2.0)
+        + (w_arr + l_arr) * math.log(2.0),
+        dtype=np.float64,
     )
     if log_m.ndim:
         log_m = np.maximum.accumulate(log_m)
@@ -224,13 +225,13 @@ def sprt_operating_characteristic(
         return log_a / (log_a - log_b), -log_a * log_b / second
 
     def moment(h: float) -> float:
-        return p * ratio_w**h + (1.0 - p) * ratio_l**h - 1.0
+        return float(p * math.pow(ratio_w, h) + (1.0 - p) * math.pow(ratio_l, h) - 1.0)
 
     # h > 0 when the drift is negative (p below the indifference point), else h < 0.
     if drift < 0:
-        h = brentq(moment, 1e-9, _bracket(moment, 1.0))
+        h = float(brentq(moment, 1e-9, _bracket(moment, 1.0)))
     else:
-        h = brentq(moment, _bracket(moment, -1.0), -1e-9)
+        h = float(brentq(moment, _bracket(moment, -1.0), -1e-9))
     a_h, b_h = math.exp(h * log_a), math.exp(h * log_b)
     oc = (a_h - 1.0) / (a_h - b_h)
     expected_n = (oc * log_b + (1.0 - oc) * log_a) / drift
