@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from evalhub.markdown import render_markdown
-from evalhub.models import Assignment, Campaign, Vote
+from evalhub.models import Assignment, Campaign, Comparison, Vote
 from evalhub.models.campaigns import Side
+from evalhub.roles import has_perm_cached
 from evalhub.services.errors import NotFound
-from evalhub.services.rating import rater_can_rate
 
 
 def campaign_get_for_rating(*, campaign_id: int, rater: AbstractBaseUser) -> Campaign:
@@ -86,37 +87,61 @@ class RaterCampaign:
     guidelines_html: str
     my_votes: int
     remaining: int  # vote slots still open in the campaign (all raters)
+    has_work_for_me: bool  # an item this rater has not seen still needs votes
+
+
+def _count(queryset: Any) -> Subquery:
+    return Subquery(
+        queryset.order_by().values("campaign_id").annotate(n=Count("pk")).values("n")[:1],
+        output_field=IntegerField(),
+    )
 
 
 def campaigns_for_rater(*, rater: AbstractBaseUser) -> list[RaterCampaign]:
-    """Open campaigns this rater may rate, with their own progress (never the running score)."""
-    if not rater.has_perm("evalhub.rate_campaign"):
+    """Open campaigns this rater may rate, with their own progress (never the running score).
+
+    One query whatever the number of campaigns: counts and the rater's pool membership are
+    subqueries of the campaign query.
+    """
+    if not has_perm_cached(rater, "evalhub.rate_campaign"):
         return []
+    pool = Campaign.raters.through.objects.filter(campaign_id=OuterRef("pk"))
+    counted_votes = Vote.objects.filter(
+        campaign_id=OuterRef("pk"), kind=Vote.Kind.PAIRWISE, superseded_by__isnull=True
+    )
+    seen_by_me = Assignment.objects.filter(comparison_id=OuterRef("pk"), rater=rater)
+    open_for_me = Comparison.objects.filter(
+        campaign_id=OuterRef("pk"), load__lt=OuterRef("votes_per_prompt")
+    ).exclude(Exists(seen_by_me))
     campaigns = (
         Campaign.objects.filter(status=Campaign.Status.OPEN, kind=Campaign.Kind.PAIRWISE)
-        .filter(Q(raters=None) | Q(raters=rater))
-        .distinct()
-        .annotate(n_comparisons=Count("comparisons", distinct=True))
+        .annotate(has_pool=Exists(pool), in_pool=Exists(pool.filter(user_id=rater.pk)))
+        .filter(Q(has_pool=False) | Q(in_pool=True))
+        .annotate(
+            n_comparisons=Coalesce(
+                _count(Comparison.objects.filter(campaign_id=OuterRef("pk"))), 0
+            ),
+            n_votes=Coalesce(_count(counted_votes), 0),
+            my_votes=Coalesce(_count(counted_votes.filter(rater=rater)), 0),
+            has_work_for_me=Exists(open_for_me),
+        )
         .order_by("opened_at", "id")
     )
-    my_votes = dict(
-        Vote.objects.filter(rater=rater, kind=Vote.Kind.PAIRWISE, supersedes__isnull=True)
-        .values_list("campaign_id")
-        .annotate(n=Count("id"))
-    )
-    result = []
-    for campaign in campaigns:
-        if not rater_can_rate(rater=rater, campaign=campaign):
-            continue
-        total_slots = campaign.n_comparisons * campaign.votes_per_prompt
-        done = campaign.votes.filter(kind=Vote.Kind.PAIRWISE, supersedes__isnull=True).count()
-        result.append(
-            RaterCampaign(
-                campaign=campaign,
-                title=campaign.display_title,
-                guidelines_html=render_markdown(campaign.guidelines),
-                my_votes=my_votes.get(campaign.id, 0),
-                remaining=max(0, total_slots - done),
-            )
+    return [
+        RaterCampaign(
+            campaign=campaign,
+            title=campaign.display_title,
+            guidelines_html=render_markdown(campaign.guidelines),
+            my_votes=campaign.my_votes,
+            remaining=max(0, campaign.n_comparisons * campaign.votes_per_prompt - campaign.n_votes),
+            has_work_for_me=campaign.has_work_for_me,
         )
-    return result
+        for campaign in campaigns
+    ]
+
+
+def rater_vote_count(*, campaign: Campaign, rater: AbstractBaseUser) -> int:
+    """How many (current) votes this rater gave in this campaign."""
+    return Vote.objects.filter(
+        campaign=campaign, rater=rater, kind=Vote.Kind.PAIRWISE, superseded_by__isnull=True
+    ).count()

@@ -19,11 +19,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from evalhub.markdown import render_markdown
-from evalhub.models import Campaign, Vote
+from evalhub.models import Campaign
 from evalhub.selectors.rating import (
     assignment_blind_payload,
     assignment_get_for_rater,
     campaigns_for_rater,
+    rater_vote_count,
 )
 from evalhub.services.errors import NotFound, ServiceError
 from evalhub.services.rating import assignment_next, assignment_skip, vote_record
@@ -88,14 +89,6 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _my_vote_count(*, campaign: Campaign, rater: Any) -> int:
-    # A rater's own progress (never the campaign's score). Belongs in selectors.rating as a
-    # per-campaign sibling of campaigns_for_rater; kept here until that selector exists.
-    return Vote.objects.filter(
-        campaign=campaign, rater=rater, kind=Vote.Kind.PAIRWISE, supersedes__isnull=True
-    ).count()
-
-
 def _vote_context(*, campaign: Campaign, assignment: Any, my_votes: int) -> dict[str, Any]:
     """The blind payload, with every piece of untrusted text as sanitized HTML."""
     payload = assignment_blind_payload(assignment=assignment)
@@ -149,7 +142,7 @@ def vote_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             message=error.message,
             campaign_title=title,
         )
-    my_votes = _my_vote_count(campaign=campaign, rater=request.user)
+    my_votes = rater_vote_count(campaign=campaign, rater=request.user)
     if assignment is None:
         return render(
             request, "evalhub/rate_done.html", {"campaign_title": title, "my_votes": my_votes}
