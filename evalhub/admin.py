@@ -14,6 +14,7 @@ from evalhub.models import (
     Campaign,
     Comparison,
     IdempotencyRecord,
+    Job,
     Label,
     ModelVersion,
     Output,
@@ -22,6 +23,7 @@ from evalhub.models import (
 )
 from evalhub.services.campaigns import campaign_close, campaign_open
 from evalhub.services.errors import ServiceError
+from evalhub.services.jobs import job_cancel, job_retry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -142,3 +144,44 @@ class VoteAdmin(ReadOnlyAdmin):
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["scope", "key", "user", "status_code", "created_at"]
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    """Jobs change only through their services (cancel / retry), never by editing fields."""
+
+    list_display = [
+        "id",
+        "kind",
+        "title",
+        "state",
+        "progress_done",
+        "progress_total",
+        "attempts",
+        "created_at",
+    ]
+    list_filter = ["state", "kind"]
+    search_fields = ["title", "error"]
+    actions = ["cancel_jobs", "retry_jobs"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("evalhub.change_job"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Job._meta.fields]
+
+    @admin.action(description="Cancel")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        for job in queryset:
+            try:
+                job_cancel(job=job)
+            except ServiceError as exc:
+                self.message_user(request, f"job {job.pk}: {exc}", messages.ERROR)
+
+    @admin.action(description="Retry (resumes)")
+    def retry_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        for job in queryset:
+            try:
+                job_retry(job=job)
+            except ServiceError as exc:
+                self.message_user(request, f"job {job.pk}: {exc}", messages.ERROR)
