@@ -3,6 +3,7 @@
 from django.urls import path
 
 from evalhub.api import campaigns, rating
+from evalhub.api.reports import CampaignReportView
 
 urlpatterns = [
     path("campaigns", campaigns.CampaignListCreate.as_view(), name="api-campaigns"),
@@ -10,6 +11,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/open", campaigns.CampaignOpen.as_view(), name="api-campaign-open"),
     path("campaigns/<int:pk>/close", campaigns.CampaignClose.as_view(), name="api-campaign-close"),
     path("campaigns/<int:id>/next", rating.NextAssignmentView.as_view(), name="api-next"),
+    path("campaigns/<int:id>/report", CampaignReportView.as_view(), name="api-campaign-report"),
     path("votes", rating.VoteCreateView.as_view(), name="api-votes"),
     path("assignments/skip", rating.SkipView.as_view(), name="api-skip"),
     path("models", campaigns.ModelVersionListCreate.as_view(), name="api-models"),

@@ -1,0 +1,263 @@
+"""Database aggregation of live votes into numpy arrays for evalhub.stats.
+
+Every function runs one grouped query (``values_list().annotate(Count(..., filter=...))``) and
+hands back arrays of per-group counts: the database does the counting, Python only sees one row
+per prompt (or label, rater, day), never one row per vote. Live votes are those no correction has
+superseded; simulated votes are kept unless the caller leaves them out (reports count them).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.functions import Least, TruncDate
+
+from evalhub.models import Vote
+from evalhub.models.campaigns import Choice, Outcome, Side
+from evalhub.stats._arrays import IntArray
+
+DECISIVE = (Outcome.CANDIDATE, Outcome.BASELINE)
+#: Columns of every counts matrix: W (candidate better), L (baseline better), T, B.
+OUTCOME_COLUMNS = ("wins", "losses", "ties", "both_bad")
+TIME_BUCKET_MS = 1000  # resolution of the per-rater time histogram (median time)
+TIME_CAP_S = 3600  # longer times (a tab left open) fall into the last bucket
+
+
+def live_votes(campaign_ids: Sequence[int], *, include_simulated: bool = True) -> QuerySet[Vote]:
+    """Votes that count: not superseded by a correction (and not simulated, when asked)."""
+    votes = Vote.objects.filter(campaign_id__in=list(campaign_ids), superseded_by__isnull=True)
+    if not include_simulated:
+        votes = votes.filter(is_simulated=False)
+    return votes.order_by()
+
+
+def _outcome_counts() -> dict[str, Count]:
+    return {
+        name: Count("pk", filter=Q(outcome=outcome))
+        for name, outcome in zip(OUTCOME_COLUMNS, Outcome.values, strict=True)
+    }
+
+
+def _int_matrix(rows: list[tuple[Any, ...]], start: int, width: int) -> IntArray:
+    """Columns start..start+width of the rows as an int64 (rows, width) array."""
+    flat = itertools.chain.from_iterable(row[start : start + width] for row in rows)
+    return np.fromiter(flat, dtype=np.int64, count=len(rows) * width).reshape(len(rows), width)
+
+
+@dataclass(frozen=True)
+class VoteGroups:
+    """Live votes grouped by (campaign, prompt, item, channel): the campaign's sufficient statistics.
+
+    An item is what several raters judged: the comparison, or the prompt for imported votes that
+    have none (stored as −prompt id so the two never collide).
+    """
+
+    campaign_id: IntArray
+    prompt_id: IntArray
+    item_id: IntArray
+    channel: tuple[str, ...]
+    counts: IntArray  # (groups, 4): W, L, T, B
+    ft_left: IntArray  # (groups, 2): W, L among pairwise votes with the candidate shown left
+    ft_right: IntArray  # (groups, 2): the same with the candidate shown right
+    simulated: IntArray  # simulated votes per group
+
+    @property
+    def size(self) -> int:
+        return int(self.prompt_id.size)
+
+
+def vote_groups(campaign_ids: Sequence[int], *, include_simulated: bool = True) -> VoteGroups:
+    """One query: per (campaign, prompt, comparison, channel) outcome and position counts."""
+    sided = {
+        f"{outcome}_{side}": Count(
+            "pk", filter=Q(kind=Vote.Kind.PAIRWISE, outcome=outcome, candidate_side=side)
+        )
+        for side in (Side.LEFT, Side.RIGHT)
+        for outcome in DECISIVE
+    }
+    rows = list(
+        live_votes(campaign_ids, include_simulated=include_simulated)
+        .values_list("campaign_id", "prompt_id", "comparison_id", "channel")
+        .annotate(**_outcome_counts(), **sided, simulated=Count("pk", filter=Q(is_simulated=True)))
+    )
+    ids = _int_matrix([(c, p, -p if i is None else i) for c, p, i, *_ in rows], 0, 3)
+    numbers = _int_matrix(rows, 4, 9)
+    return VoteGroups(
+        campaign_id=ids[:, 0],
+        prompt_id=ids[:, 1],
+        item_id=ids[:, 2],
+        channel=tuple(row[3] for row in rows),
+        counts=numbers[:, 0:4],
+        ft_left=numbers[:, 4:6],
+        ft_right=numbers[:, 6:8],
+        simulated=numbers[:, 8],
+    )
+
+
+@dataclass(frozen=True)
+class LabelGroups:
+    """Live votes per (label, prompt). A vote counts toward every label of its prompt."""
+
+    label_id: IntArray
+    prompt_id: IntArray
+    counts: IntArray  # (groups, 4)
+
+
+def label_groups(campaign_id: int, *, include_simulated: bool = True) -> LabelGroups:
+    rows = list(
+        live_votes([campaign_id], include_simulated=include_simulated)
+        .filter(prompt__labels__isnull=False)
+        .values_list("prompt__labels", "prompt_id")
+        .annotate(**_outcome_counts())
+    )
+    ids = _int_matrix(rows, 0, 2)
+    return LabelGroups(ids[:, 0], ids[:, 1], _int_matrix(rows, 2, 4))
+
+
+@dataclass(frozen=True)
+class RaterGroups:
+    """Live votes per rater (a user, or an external judge for imported votes)."""
+
+    rater_id: tuple[int | None, ...]
+    judge: tuple[str, ...]
+    counts: IntArray  # (raters, 4)
+    left_picks: IntArray  # decisive pairwise votes for the answer shown on the left
+    sided: IntArray  # decisive pairwise votes (left or right picked)
+
+
+def rater_groups(campaign_id: int, *, include_simulated: bool = True) -> RaterGroups:
+    pairwise_pick = Q(kind=Vote.Kind.PAIRWISE, choice__in=[Choice.LEFT, Choice.RIGHT])
+    rows = list(
+        live_votes([campaign_id], include_simulated=include_simulated)
+        .values_list("rater_id", "judge")
+        .annotate(
+            **_outcome_counts(),
+            left_picks=Count("pk", filter=pairwise_pick & Q(choice=Choice.LEFT)),
+            sided=Count("pk", filter=pairwise_pick),
+        )
+        .order_by("rater_id", "judge")
+    )
+    numbers = _int_matrix(rows, 2, 6)
+    return RaterGroups(
+        rater_id=tuple(row[0] for row in rows),
+        judge=tuple(row[1] for row in rows),
+        counts=numbers[:, 0:4],
+        left_picks=numbers[:, 4],
+        sided=numbers[:, 5],
+    )
+
+
+def rater_time_histogram(
+    campaign_id: int, *, include_simulated: bool = True
+) -> list[tuple[int | None, str, int, int]]:
+    """(rater id, judge, whole seconds taken, votes): enough for a median per rater."""
+    bucket = Least(F("time_taken_ms") / TIME_BUCKET_MS, Value(TIME_CAP_S))
+    return list(
+        live_votes([campaign_id], include_simulated=include_simulated)
+        .filter(time_taken_ms__isnull=False)
+        .values_list("rater_id", "judge", bucket)
+        .annotate(n=Count("pk"))
+    )
+
+
+def rater_majority_agreement(
+    campaign_id: int, *, include_simulated: bool = True
+) -> list[tuple[int | None, str, int, int]]:
+    """(rater id, judge, votes on items with another vote, votes agreeing with the others).
+
+    A vote agrees when its outcome is among the most frequent outcomes of the *other* votes on
+    the same item. This joins each vote to its item's totals, which the ORM cannot express as a
+    grouped join, so it is one SQL statement over the ORM's own live-vote query (the superseded
+    and simulated filters stay in one place). Still one row per rater comes back.
+    """
+    live = live_votes([campaign_id], include_simulated=include_simulated).values(
+        "rater_id", "judge", "outcome", "comparison_id", "prompt_id"
+    )
+    live_sql, live_params = live.query.sql_with_params()
+    outcome_cols = ("n_w", "n_l", "n_t", "n_b")
+    sums = ", ".join(
+        f"SUM(CASE WHEN outcome = %s THEN 1 ELSE 0 END) AS {col}" for col in outcome_cols
+    )
+    agree_cases = " ".join(
+        f"WHEN v.outcome = %s AND i.{col} >= 2 AND "
+        + " AND ".join(f"i.{col} - 1 >= i.{other}" for other in outcome_cols if other != col)
+        + " THEN 1"
+        for col in outcome_cols
+    )
+    sql = f"""
+        WITH live AS ({live_sql}),
+        items AS (
+            SELECT COALESCE(comparison_id, -prompt_id) AS item, {sums}
+            FROM live GROUP BY COALESCE(comparison_id, -prompt_id)
+        )
+        SELECT v.rater_id, v.judge,
+            SUM(CASE WHEN i.n_w + i.n_l + i.n_t + i.n_b >= 2 THEN 1 ELSE 0 END),
+            SUM(CASE {agree_cases} ELSE 0 END)
+        FROM live v JOIN items i ON i.item = COALESCE(v.comparison_id, -v.prompt_id)
+        GROUP BY v.rater_id, v.judge
+    """  # noqa: S608 - only our own column names are interpolated; values are parameters
+    params = [*live_params, *Outcome.values, *Outcome.values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(r[0], r[1], int(r[2] or 0), int(r[3] or 0)) for r in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class DayGroups:
+    day: tuple[date, ...]
+    counts: IntArray  # (days, 4), in date order
+
+
+def day_groups(campaign_id: int, *, include_simulated: bool = True) -> DayGroups:
+    rows = list(
+        live_votes([campaign_id], include_simulated=include_simulated)
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(**_outcome_counts())
+        .order_by("day")
+    )
+    return DayGroups(tuple(row[0] for row in rows), _int_matrix(rows, 1, 4))
+
+
+@dataclass(frozen=True)
+class PairCells:
+    """Live votes per (candidate model, baseline model) over campaigns, for Bradley–Terry."""
+
+    candidate_id: IntArray
+    baseline_id: IntArray
+    counts: IntArray  # (pairs, 4)
+
+
+def model_pair_cells(model_ids: Iterable[int]) -> PairCells:
+    ids = list(model_ids)
+    rows = list(
+        Vote.objects.filter(
+            superseded_by__isnull=True,
+            campaign__candidate_id__in=ids,
+            campaign__baseline_id__in=ids,
+        )
+        .order_by()
+        .values_list("campaign__candidate_id", "campaign__baseline_id")
+        .annotate(**_outcome_counts())
+    )
+    pairs = _int_matrix(rows, 0, 2)
+    return PairCells(pairs[:, 0], pairs[:, 1], _int_matrix(rows, 2, 4))
+
+
+def group_sums(keys: Sequence[IntArray], values: IntArray) -> tuple[list[IntArray], IntArray]:
+    """Sum the rows of ``values`` (n, k) over equal key tuples: (unique key columns, sums)."""
+    width = values.shape[1]
+    if not keys or keys[0].size == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in keys], np.zeros((0, width), dtype=np.int64)
+    unique, inverse = np.unique(np.column_stack(keys), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    sums = np.zeros((len(unique), width), dtype=np.int64)
+    np.add.at(sums, inverse, values)
+    return [unique[:, i] for i in range(unique.shape[1])], sums
