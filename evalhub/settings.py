@@ -203,3 +203,8 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- Generation (evalhub.services.generation) -----------------------------------------------
+# Requests in flight at once per OpenAI-compatible endpoint, and the per-attempt timeout (s).
+EVALHUB_GENERATION_CONCURRENCY = int(os.environ.get("EVALHUB_GENERATION_CONCURRENCY", 16))
+EVALHUB_GENERATION_TIMEOUT = float(os.environ.get("EVALHUB_GENERATION_TIMEOUT", 120))
