@@ -80,8 +80,12 @@ class Command(ServiceCommand):
                 f"{campaign.pk} --wait\n  (a worker must be running: python manage.py worker)"
             )
 
+    def _stream(self) -> Any:
+        """The raw stderr stream for tqdm (Django's wrapper would end every redraw with a newline)."""
+        return getattr(self.stderr, "_out", sys.stderr)
+
     def _inline(self, job: Job) -> None:
-        bar = tqdm(total=0, unit="output", file=sys.stderr, desc="generate", dynamic_ncols=True)
+        bar = tqdm(total=0, unit="output", file=self._stream(), desc="generate", dynamic_ncols=True)
 
         def on_progress(done: int, total: int, message: str) -> None:
             bar.total = total
@@ -102,7 +106,7 @@ class Command(ServiceCommand):
         self._report(job)
 
     def _follow(self, job: Job) -> Job:
-        bar = tqdm(total=0, unit="output", file=sys.stderr, desc=f"job {job.pk}")
+        bar = tqdm(total=0, unit="output", file=self._stream(), desc=f"job {job.pk}")
         try:
             while True:
                 job.refresh_from_db()
