@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evalhub.api import campaigns, rating
+from evalhub.api import campaigns, imports, rating
 from evalhub.api.reports import CampaignReportView
 
 urlpatterns = [
@@ -16,4 +16,7 @@ urlpatterns = [
     path("assignments/skip", rating.SkipView.as_view(), name="api-skip"),
     path("models", campaigns.ModelVersionListCreate.as_view(), name="api-models"),
     path("prompts", campaigns.PromptList.as_view(), name="api-prompts"),
+    path("imports/prompts", imports.PromptImportView.as_view(), name="api-import-prompts"),
+    path("imports/outputs", imports.OutputImportView.as_view(), name="api-import-outputs"),
+    path("imports/battles", imports.BattleImportView.as_view(), name="api-import-battles"),
 ]
