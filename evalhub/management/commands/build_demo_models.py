@@ -117,7 +117,12 @@ class Command(ServiceCommand):
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in bars:
                 stage_started[stage] = time.perf_counter()
-                bars[stage] = tqdm(total=total, desc=stage, unit="step", file=sys.stderr)
+                bars[stage] = tqdm(
+                    total=total,
+                    desc=stage,
+                    unit="step",
+                    file=getattr(self.stderr, "_out", sys.stderr),
+                )
             bar = bars[stage]
             bar.n = done
             bar.refresh()
