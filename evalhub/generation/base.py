@@ -67,7 +67,8 @@ class SamplingParams:
     max_tokens: int = 256
     seed: int | None = None
     n: int = 1
-    stop: tuple[str, ...] = ()
+    stop: Sequence[str] = ()
+    """Stop strings; stored as a tuple so that parameters stay hashable."""
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -95,7 +96,8 @@ class GenerationRequest:
     """One prompt to one model. ``model`` is a served name: a base name or a LoRA adapter name."""
 
     request_id: str
-    messages: tuple[Message, ...]
+    messages: Sequence[Message]
+    """``{"role", "content"}`` dicts (see :func:`build_messages`); stored as a tuple."""
     model: str
     params: SamplingParams = field(default_factory=SamplingParams)
 
@@ -135,7 +137,8 @@ class GenerationResult:
     """
 
     request_id: str
-    completions: tuple[Completion, ...]
+    completions: Sequence[Completion]
+    """``n`` completions (stored as a tuple), or none when ``error`` is set."""
     latency_ms: float
     error: str | None = None
     attempts: int = 1

@@ -118,7 +118,7 @@ def build_demo_models(
     threads_before = torch.get_num_threads()
     torch.set_num_threads(config.num_threads)
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         prompts = load_demo_prompts()
         report("tokenizer", 0, 1)
@@ -168,6 +168,7 @@ def build_demo_models(
         peft_model.save_pretrained(adapter_dir, selected_adapters=[DEMO_ADAPTER_NAME])
         _flatten_adapter_dir(adapter_dir)
         timings["total"] = time.perf_counter() - started
+        timings["total_cpu"] = time.process_time() - cpu_started
         manifest = _manifest(
             out, seed, config, prompts, model, peft_model, base_losses, adapter_losses, timings
         )
@@ -341,7 +342,7 @@ def _with_lora(model: PreTrainedModel, config: DemoBuildConfig, base_dir: Path) 
         target_modules=list(config.lora_target_modules),
         task_type="CAUSAL_LM",
     )
-    model.config._name_or_path = str(base_dir.resolve())  # recorded in adapter_config.json
+    model.name_or_path = str(base_dir.resolve())  # peft records it in adapter_config.json
     return get_peft_model(model, lora, adapter_name=DEMO_ADAPTER_NAME)
 
 
@@ -396,3 +397,40 @@ def _manifest(
 def _tail_mean(losses: Sequence[float], k: int = 5) -> float:
     tail = losses[-k:]
     return sum(tail) / len(tail)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m evalhub.generation.demo_models OUT_DIR [--seed N] [--threads N]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build the tiny demo models.")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    def show(stage: str, done: int, total: int) -> None:
+        if done == total or done % 20 == 0:
+            print(f"{stage:>9}: {done}/{total}", flush=True)
+
+    paths = build_demo_models(
+        args.out_dir,
+        seed=args.seed,
+        progress=show,
+        config=DemoBuildConfig(num_threads=args.threads),
+    )
+    manifest = json.loads(paths["manifest"].read_text(encoding="utf-8"))
+    seconds = manifest["seconds"]
+    print(
+        f"built in {seconds['total']:.1f} s wall, {seconds['total_cpu']:.1f} s CPU "
+        f"(tokenizer {seconds['tokenizer']:.1f} s, base {seconds['base']:.1f} s, "
+        f"adapter {seconds['adapter']:.1f} s); loss base {manifest['base_loss']['first']:.2f} "
+        f"-> {manifest['base_loss']['last']:.2f}, adapter {manifest['adapter_loss']['first']:.2f} "
+        f"-> {manifest['adapter_loss']['last']:.2f}"
+    )
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+    main()

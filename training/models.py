@@ -1,1 +1,0 @@
-"""training models (PreferencePair, DatasetVersion, TrainingRun) arrive with the training issue."""
