@@ -70,6 +70,7 @@ class LocalBackend:
         self.max_batch_size = max_batch_size
         self._adapter_paths: dict[str, Path] = {}
         self._loaded_adapters: set[str] = set()
+        self._adapter_errors: dict[str, str] = {}  # a broken adapter fails only its requests
         self._lock = threading.RLock()
         self._model: Any = None
         self._tokenizer: Any = None
@@ -79,13 +80,25 @@ class LocalBackend:
     # -- models ----------------------------------------------------------------------------
 
     def add_adapter(self, name: str, path: str | Path) -> None:
-        """Register a LoRA adapter folder under ``name`` (loaded now if the base is loaded)."""
+        """Register a LoRA adapter folder under ``name``.
+
+        If the base is already loaded the adapter loads now, and a broken one raises
+        :class:`GenerationError` (its requests then fail with the same message).
+        """
         if name == self.base_name:
             raise ValueError(f"adapter name {name!r} is the base model's name")
         with self._lock:
+            if self._adapter_paths.get(name) == Path(path):
+                return
+            if name in self._loaded_adapters:
+                raise ValueError(f"adapter {name!r} is already loaded from another folder")
             self._adapter_paths[name] = Path(path)
             if self._model is not None:
                 self._load_adapter(name)
+                if name in self._adapter_errors:
+                    raise GenerationError(
+                        self._adapter_errors[name], endpoint=self.endpoint, model=name
+                    )
 
     def list_models(self) -> list[str]:
         return [self.base_name, *self._adapter_paths]
@@ -138,10 +151,10 @@ class LocalBackend:
                 self._model.load_adapter(path, adapter_name=name)
             else:
                 self._model = PeftModel.from_pretrained(self._model, path, adapter_name=name)
-        except (OSError, ValueError) as exc:
-            raise GenerationError(
-                f"cannot load adapter from {path}: {exc}", endpoint=self.endpoint, model=name
-            ) from exc
+        except Exception as exc:  # missing folder, wrong base, bad config: fail its requests only
+            self._adapter_errors[name] = f"cannot load the adapter from {path}: {exc}"
+            return
+        self._adapter_errors.pop(name, None)
         self._model.eval()
         self._loaded_adapters.add(name)
 
@@ -181,6 +194,9 @@ class LocalBackend:
                 except GenerationError as exc:
                     record([_failed(r, str(exc), 0.0) for r in runnable])
                     runnable = []
+            broken = [r for r in runnable if r.model in self._adapter_errors]
+            record([self._broken_adapter(r) for r in broken])
+            runnable = [r for r in runnable if r.model not in self._adapter_errors]
             for batch in self._batches(runnable):
                 record(self._run_batch(batch))
         return [results[r.request_id] for r in requests]
@@ -190,6 +206,12 @@ class LocalBackend:
             f"model is not loaded here; available: {', '.join(self.list_models())}",
             endpoint=self.endpoint,
             model=request.model,
+        )
+        return _failed(request, str(error), 0.0)
+
+    def _broken_adapter(self, request: GenerationRequest) -> GenerationResult:
+        error = GenerationError(
+            self._adapter_errors[request.model], endpoint=self.endpoint, model=request.model
         )
         return _failed(request, str(error), 0.0)
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from evalhub.generation import GenerationRequest, SamplingParams, build_messages
+from evalhub.generation import GenerationError, GenerationRequest, SamplingParams, build_messages
 from evalhub.generation.corpus import corpus_lines, load_demo_prompts
 from evalhub.generation.demo_models import (
     DEMO_ADAPTER_NAME,
@@ -220,3 +220,34 @@ def test_adapter_added_after_load_is_served(backend, demo_models):
     copy = texts(backend.generate(requests_for(prompts, "warm-copy")))
     original = texts(backend.generate(requests_for(prompts, DEMO_ADAPTER_NAME)))
     assert copy == original
+
+
+def test_a_broken_adapter_fails_only_its_own_requests(demo_models, tmp_path):
+    from evalhub.generation.local import LocalBackend
+
+    local = LocalBackend(
+        demo_models["base"],
+        base_name=DEMO_BASE_NAME,
+        adapters={"ghost": tmp_path / "no-adapter-here", DEMO_ADAPTER_NAME: demo_models["adapter"]},
+        num_threads=1,
+    )
+    prompts = load_demo_prompts()[:1]
+    base, ghost, warm = local.generate(
+        [
+            *requests_for(prompts, DEMO_BASE_NAME),
+            *requests_for(prompts, "ghost"),
+            *requests_for(prompts, DEMO_ADAPTER_NAME),
+        ]
+    )
+    assert base.ok and warm.ok
+    assert "'ghost'" in ghost.error and "cannot load the adapter" in ghost.error
+    with pytest.raises(GenerationError, match="cannot load the adapter"):
+        local.add_adapter("ghost-2", tmp_path / "also-missing")
+
+
+def test_a_missing_base_is_a_per_request_error(tmp_path):
+    from evalhub.generation.local import LocalBackend
+
+    local = LocalBackend(tmp_path / "nothing", base_name="gone")
+    (result,) = local.generate(requests_for(load_demo_prompts()[:1], "gone"))
+    assert "cannot load the base model" in result.error and "'gone'" in result.error
