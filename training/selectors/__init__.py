@@ -1,0 +1,1 @@
+"""Reads for training pages, API and CLI."""

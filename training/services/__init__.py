@@ -1,0 +1,1 @@
+"""Writes of training: pairs, dataset versions, exports, training runs, registration."""
