@@ -13,6 +13,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("rate/", include("evalhub.views.rating_urls")),
     path("dashboard/", include("evalhub.views.dashboard_urls")),
+    path("jobs/", include("evalhub.views.jobs_urls")),
+    path("campaigns/", include("evalhub.views.campaigns_urls")),
     path("api/v1/", include("evalhub.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

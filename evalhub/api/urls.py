@@ -3,6 +3,8 @@
 from django.urls import path
 
 from evalhub.api import campaigns, imports, rating
+from evalhub.api import generation as generation_api
+from evalhub.api import jobs as jobs_api
 from evalhub.api.reports import CampaignReportView
 
 urlpatterns = [
@@ -12,6 +14,15 @@ urlpatterns = [
     path("campaigns/<int:pk>/close", campaigns.CampaignClose.as_view(), name="api-campaign-close"),
     path("campaigns/<int:id>/next", rating.NextAssignmentView.as_view(), name="api-next"),
     path("campaigns/<int:id>/report", CampaignReportView.as_view(), name="api-campaign-report"),
+    path(
+        "campaigns/<int:pk>/generate",
+        generation_api.CampaignGenerate.as_view(),
+        name="api-campaign-generate",
+    ),
+    path("jobs", jobs_api.JobList.as_view(), name="api-jobs"),
+    path("jobs/<int:pk>", jobs_api.JobDetail.as_view(), name="api-job"),
+    path("jobs/<int:pk>/cancel", jobs_api.JobCancel.as_view(), name="api-job-cancel"),
+    path("jobs/<int:pk>/retry", jobs_api.JobRetry.as_view(), name="api-job-retry"),
     path("votes", rating.VoteCreateView.as_view(), name="api-votes"),
     path("assignments/skip", rating.SkipView.as_view(), name="api-skip"),
     path("models", campaigns.ModelVersionListCreate.as_view(), name="api-models"),

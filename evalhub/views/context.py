@@ -16,6 +16,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Rate", "/rate/"))
     if roles & {"pm", "admin"}:
         items.append(("Dashboard", "/dashboard/"))
+        items.append(("Campaigns", "/campaigns/"))
+        items.append(("Jobs", "/jobs/"))
         items.append(("API docs", "/api/docs/"))
     if roles & {"admin", "pm"}:
         items.append(("Admin", "/admin/"))
