@@ -1,0 +1,84 @@
+"""A generation job run by a real `manage.py worker` process, killed with SIGKILL half way, then
+recovered and finished by the next worker: every output exactly once, the campaign open."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from evalhub.generation.testing_server import LoopbackOpenAIServer
+from evalhub.models import Job, Output
+from evalhub.services.generation import campaign_generate_enqueue
+from tests.test_generation_service import make_campaign
+
+ROOT = Path(__file__).resolve().parent.parent
+N_PROMPTS = 60
+
+
+def _worker_env(settings) -> dict[str, str]:
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EVALHUB_GENERATION_CONCURRENCY": "2"}
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    else:
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return env
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generation_job_killed_half_way_finishes_without_duplicates(settings):
+    with LoopbackOpenAIServer(models=["tiny-base", "tiny-warm"], latency_s=0.1) as server:
+        campaign = make_campaign(server, n_prompts=N_PROMPTS, name="killed")
+        job = campaign_generate_enqueue(campaign=campaign)
+        outputs = Output.objects.filter(prompt__campaigns=campaign)
+        env = _worker_env(settings)
+        cmd = [sys.executable, "manage.py", "worker", "--interval", "0.2"]
+        worker = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.time() + 90
+            while time.time() < deadline and outputs.count() < 20:
+                time.sleep(0.1)
+            written = outputs.count()
+            if not 20 <= written < 2 * N_PROMPTS:
+                worker.kill()
+                pytest.fail(
+                    f"wanted the worker half way, found {written} outputs: "
+                    + worker.communicate()[0].decode()[-3000:]
+                )
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        job.refresh_from_db()
+        campaign.refresh_from_db()
+        assert job.state == "running" and campaign.status == "generating"  # as the kill left them
+        before_restart = outputs.count()
+        requests_before = server.chat_requests
+
+        Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+        batch = subprocess.run(
+            [*cmd, "--batch"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        )
+        job.refresh_from_db()
+        campaign.refresh_from_db()
+        assert "recovered job" in batch.stderr, batch.stderr + batch.stdout
+        assert job.state == "succeeded", (job.state, job.error, batch.stdout[-2000:])
+        assert job.attempts == 2 and job.result["present_before"] == before_restart
+        assert job.result["generated"] == 2 * N_PROMPTS - before_restart
+        keys = Counter(outputs.values_list("prompt_id", "model_version_id", "sample_index"))
+        assert len(keys) == 2 * N_PROMPTS and set(keys.values()) == {1}
+        # The second worker asked only for what was missing (plus nothing twice).
+        assert server.chat_requests - requests_before == 2 * N_PROMPTS - before_restart
+        assert campaign.status == "open" and campaign.comparisons.count() == N_PROMPTS
