@@ -164,6 +164,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "evalhub.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_RATES": {"feedback": os.environ.get("FEEDBACK_THROTTLE_RATE", "600/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

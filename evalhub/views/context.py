@@ -14,11 +14,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items = []
     if roles & {"rater", "admin"}:
         items.append(("Rate", "/rate/"))
+        items.append(("Choose", "/choose/"))
+    if roles & {"agent", "admin"}:
+        items.append(("Workbench", "/workbench/"))
     if roles & {"pm", "admin"}:
         items.append(("Dashboard", "/dashboard/"))
         items.append(("Campaigns", "/campaigns/"))
         items.append(("Jobs", "/jobs/"))
         items.append(("API docs", "/api/docs/"))
+    if roles & {"pm", "admin"}:
+        items.append(("Feedback", "/feedback/"))
     if roles & {"admin", "pm"}:
         items.append(("Admin", "/admin/"))
     return {"nav_items": items, "user_roles": sorted(roles)}

@@ -1,1 +1,0 @@
-"""feedback models (thumbs, choice tasks, workbench turns) arrive with the feedback issue."""

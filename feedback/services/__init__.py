@@ -1,0 +1,1 @@
+"""feedback writes: thumbs, choices, conversations and workbench turns (one module each)."""
