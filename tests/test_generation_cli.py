@@ -197,3 +197,30 @@ def test_build_demo_models_registers_both_and_local_generation_differs(tmp_path)
     }
     assert all(texts[p.pk, base.pk] != texts[p.pk, adapter.pk] for p in prompts)
     assert Campaign.objects.get(pk=campaign.pk).status == "open"
+
+
+def test_ctrl_c_during_inline_generation_cancels_the_job(server, monkeypatch):
+    from evalhub.management.commands import generate as command
+
+    real = command.run_generation_job
+
+    def interrupted(job_id, *, on_progress):
+        def press_ctrl_c(done, total, message):
+            if done >= 2:
+                raise KeyboardInterrupt
+            on_progress(done, total, message)
+
+        return real(job_id, on_progress=press_ctrl_c)
+
+    monkeypatch.setattr(command, "run_generation_job", interrupted)
+    monkeypatch.setattr("evalhub.services.generation.FLUSH_ROWS", 2)
+    campaign = make_campaign(server, n_prompts=4, name="cli-ctrl-c")
+    with pytest.raises(CommandError, match=r"interrupted; job \d+ cancelled"):
+        run("generate", campaign.name, "--inline")
+    job = Job.objects.get()
+    campaign.refresh_from_db()
+    assert job.state == "cancelled" and "Interrupted" in job.error
+    assert campaign.status == "draft" and Output.objects.count() >= 2
+    monkeypatch.undo()
+    out, _ = run("generate", campaign.name, "--inline")  # resumes: nothing twice
+    assert "failed 0, missing 0 of 8" in out and Output.objects.count() == 8

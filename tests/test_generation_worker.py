@@ -82,3 +82,42 @@ def test_generation_job_killed_half_way_finishes_without_duplicates(settings):
         # The second worker asked only for what was missing (plus nothing twice).
         assert server.chat_requests - requests_before == 2 * N_PROMPTS - before_restart
         assert campaign.status == "open" and campaign.comparisons.count() == N_PROMPTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generate_wait_follows_the_job_a_worker_runs(settings):
+    """The default flow from a shell: `generate CAMPAIGN --wait` queues the job and follows it
+    while a separate `manage.py worker` runs it."""
+    with LoopbackOpenAIServer(models=["tiny-base", "tiny-warm"]) as server:
+        campaign = make_campaign(server, n_prompts=4, name="waited")
+        env = _worker_env(settings)
+        waiter = subprocess.Popen(
+            [sys.executable, "manage.py", "generate", campaign.name, "--wait"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and not Job.objects.exists():
+                time.sleep(0.1)
+            worker = subprocess.run(
+                [sys.executable, "manage.py", "worker", "--batch"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            out, err = waiter.communicate(timeout=60)
+        finally:
+            if waiter.poll() is None:
+                waiter.kill()
+        job = Job.objects.get()
+        assert waiter.returncode == 0, (out, err, worker.stdout, worker.stderr)
+        assert f"queued job {job.pk}; waiting for a worker" in out
+        assert f"job {job.pk} succeeded: generated 8, already present 0, failed 0" in out
+        assert "campaign open: 4 comparisons" in out and "8/8" in err
+        assert server.chat_requests == 8

@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
-from evalhub.generation.base import GenerationError
 from evalhub.generation_tasks import run_generation_job
 from evalhub.management.commands._base import ServiceCommand
 from evalhub.models import Job
@@ -95,8 +95,18 @@ class Command(ServiceCommand):
 
         try:
             summary = run_generation_job(job.pk, on_progress=on_progress)
-        except GenerationError as exc:  # raised outside the job wrapper: never expected
-            raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            # Ctrl-C: this process was the job's worker, so the job ends here (cancelled, not
+            # left "running" until a worker notices its heartbeat stopped). Outputs so far stay.
+            Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
+                state=Job.State.CANCELLED,
+                cancel_requested=True,
+                finished_at=timezone.now(),
+                error="Interrupted from the keyboard; run generate again (or Retry) to resume.",
+            )
+            raise CommandError(
+                f"interrupted; job {job.pk} cancelled, outputs so far kept"
+            ) from None
         finally:
             bar.close()
         job.refresh_from_db()
