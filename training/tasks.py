@@ -13,25 +13,34 @@ from training.services.datasets import dataset_filters, dataset_version_freeze
 from training.services.exports import dataset_exports_write
 from training.services.pairs import pairs_build
 from training.services.runs import training_run_execute
+from training.services.subprocess_follow import Progress
+
+
+def run_training_job(job_id: int, *, on_progress: Progress | None = None) -> TrainingRun | None:
+    """The training task's body, shared with ``manage.py train --inline``; None when the job
+    is not ours to run (taken by a worker, cancelled)."""
+    with job_execution(job_id) as run:
+        if run is None:
+            return None
+        training_run = TrainingRun.objects.select_related(
+            "dataset", "start_model", "base_model"
+        ).get(pk=run.job.params["training_run_id"])
+        training_run = training_run_execute(run=training_run, job_run=run, on_progress=on_progress)
+        job_set_result(
+            run=run,
+            result={
+                "training_run_id": training_run.pk,
+                "produced_model_id": training_run.produced_model_id,
+                "follow_up_campaign_id": training_run.follow_up_campaign_id,
+            },
+        )
+    return TrainingRun.objects.get(pk=training_run.pk)
 
 
 @task()
 def training_run_task(job_id: int) -> None:
     """Run one training run (``job.params["training_run_id"]``) and register its adapter."""
-    with job_execution(job_id) as run:
-        if run is not None:
-            training_run = TrainingRun.objects.select_related(
-                "dataset", "start_model", "base_model"
-            ).get(pk=run.job.params["training_run_id"])
-            training_run = training_run_execute(run=training_run, job_run=run)
-            job_set_result(
-                run=run,
-                result={
-                    "training_run_id": training_run.pk,
-                    "produced_model_id": training_run.produced_model_id,
-                    "follow_up_campaign_id": training_run.follow_up_campaign_id,
-                },
-            )
+    run_training_job(job_id)
 
 
 @task()

@@ -205,7 +205,7 @@ def trainer_arguments(config: RunConfig, device: str, *, has_eval: bool) -> dict
         "eval_steps": config.eval_steps if evaluate_every else None,
         "bf16": bf16,
         "use_cpu": not cuda,
-        "gradient_checkpointing": checkpointing,
+        "activation_checkpointing": checkpointing,
         "report_to": [],
         "disable_tqdm": True,
         "dataloader_num_workers": 0,

@@ -26,7 +26,7 @@ from evalhub.services.jobs import JobRun, job_cancel, job_create
 from training.ml.config import ConfigError, config_from_dict
 from training.models import DatasetItem, DatasetVersion, TrainingRun
 from training.services.exports import dataset_export_write
-from training.services.subprocess_follow import follow_training
+from training.services.subprocess_follow import Progress, follow_training
 
 TASK_PATH = "training.tasks.training_run_task"
 TRAIN_FORMAT = {"dpo": "trl-conversational", "reward": "trl-conversational", "sft": "sft"}
@@ -211,10 +211,12 @@ def _write_inputs(run: TrainingRun) -> Path:
     return path
 
 
-def training_run_execute(*, run: TrainingRun, job_run: JobRun) -> TrainingRun:
+def training_run_execute(
+    *, run: TrainingRun, job_run: JobRun, on_progress: Progress | None = None
+) -> TrainingRun:
     """Run the training as a subprocess under ``job_run``; register the result on success."""
     from training.services.registry import training_run_register
 
     request = _write_inputs(run)
-    follow_training(run=run, job_run=job_run, request=request)  # raises TrainingFailed
+    follow_training(run=run, job_run=job_run, request=request, on_progress=on_progress)
     return training_run_register(run=run)

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +36,10 @@ METRICS_KEPT = 5000
 SAVE_EVERY_S = 0.5
 KILL_AFTER_S = 10.0
 TAIL_LINES = 30
+
+
+Progress = Callable[[dict[str, Any]], None]
+"""Called with each progress row (step, total_steps, loss, reward_accuracy, ...)."""
 
 
 class TrainingFailed(Exception):
@@ -67,7 +72,9 @@ def _terminate(process: subprocess.Popen[str]) -> None:
             continue
 
 
-def follow_training(*, run: TrainingRun, job_run: JobRun, request: Path) -> dict[str, Any]:
+def follow_training(
+    *, run: TrainingRun, job_run: JobRun, request: Path, on_progress: Progress | None = None
+) -> dict[str, Any]:
     """Run the training child to its end; returns its ``done`` event or raises TrainingFailed
     (or JobCancelled when a cancel was asked for)."""
     out = Path(run.output_dir)
@@ -91,7 +98,7 @@ def follow_training(*, run: TrainingRun, job_run: JobRun, request: Path) -> dict
     )
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    follower = _Follower(run, job_run, out / "train.log")
+    follower = _Follower(run, job_run, out / "train.log", on_progress)
     job_run.log(f"started training process {process.pid}: {' '.join(training_command(request))}")
     try:
         while True:
@@ -125,8 +132,10 @@ def _pump(stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
 class _Follower:
     """Turns the child's lines into run state, job progress and log text."""
 
-    def __init__(self, run: TrainingRun, job_run: JobRun, log_path: Path) -> None:
-        self.run, self.job_run = run, job_run
+    def __init__(
+        self, run: TrainingRun, job_run: JobRun, log_path: Path, on_progress: Progress | None
+    ) -> None:
+        self.run, self.job_run, self.on_progress = run, job_run, on_progress
         self.log_file = log_path.open("a", encoding="utf-8")
         self.pending: list[str] = []
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
@@ -159,6 +168,8 @@ class _Follower:
                 self.progress.update(row)
                 self.metrics = ([*self.metrics, row])[-METRICS_KEPT:]
                 self._save()
+                if self.on_progress is not None:
+                    self.on_progress(row)
                 self.job_run.progress(row["step"], row["total_steps"], progress_message(row))
             case "checkpoint":
                 self.progress["last_checkpoint"] = event["path"]
