@@ -25,11 +25,14 @@ def product_user(name: str, *, support_system: bool = False) -> Any:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
+    from evalhub.roles import forget_cached_perms
+
     codenames = ["send_feedback"] + (["push_conversations"] if support_system else [])
     user = get_user_model().objects.create(username=name)
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="feedback", codename__in=codenames)
     )
+    forget_cached_perms(user.pk)  # ids are reused between tests on SQLite
     return user
 
 
@@ -183,7 +186,7 @@ def assert_blind_page(body: str, campaign: Campaign, where: str, tokens: list[st
                     any(pattern.fullmatch(value) for pattern in ALLOWED_NUMBERED)
                     or (name == "data-key" and value in "12345678")
                     or (tag == "input" and name == "value" and value in "1234")
-                    or (tag == "textarea" and name in ("rows", "maxlength"))
+                    or (tag == "textarea" and name in ("rows", "maxlength", "placeholder"))
                     or tag == "meta"
                 )
                 assert allowed, f"{where}: <{tag} {name}={value!r}> carries a number"

@@ -9,7 +9,11 @@ import pytest
 
 from evalhub.models import Vote
 from feedback.models import Conversation, WorkbenchTurn
-from tests.test_feedback_helpers import agent, loopback, push_conversations, workbench  # noqa: F401
+from tests import test_feedback_helpers as helpers
+from tests.test_feedback_helpers import push_conversations
+
+# Fixtures shared with the other feedback tests (found by name).
+agent, loopback, workbench = helpers.agent, helpers.loopback, helpers.workbench
 
 pytestmark = pytest.mark.django_db
 

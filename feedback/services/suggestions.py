@@ -26,7 +26,7 @@ from evalhub.generation.base import (
     SamplingParams,
     build_messages,
 )
-from evalhub.models import Campaign, Prompt
+from evalhub.models import Campaign, ModelVersion, Prompt
 from evalhub.services.errors import ServiceError
 from evalhub.services.generation import model_version_backend
 
@@ -75,15 +75,15 @@ def suggestion_params(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def _requests(campaign: Campaign, prompt: Prompt, params: dict[str, Any]) -> dict[str, Any]:
-    messages = build_messages(prompt.system, prompt.history or (), prompt.instruction, prompt.input)
-    sampling = SamplingParams(**params)
-    planned = {}
-    for side in SIDES:
-        backend, model = model_version_backend(getattr(campaign, side))
-        request_id = f"workbench-{uuid.uuid4().hex}-{side}"
-        planned[side] = (backend, GenerationRequest(request_id, messages, model, sampling))
-    return planned
+def _generate_side(
+    version: ModelVersion, messages: Any, sampling: SamplingParams, side: str
+) -> GenerationResult:
+    """Resolve the version's backend and ask it; runs on the pool, so the time limit covers it
+    all (the first call in a process imports the HTTP client). ``version.parent`` must be loaded
+    already: nothing here touches the database."""
+    backend, model = model_version_backend(version)
+    request = GenerationRequest(f"workbench-{uuid.uuid4().hex}-{side}", messages, model, sampling)
+    return backend.generate([request])[0]
 
 
 def suggestions_generate(
@@ -92,13 +92,16 @@ def suggestions_generate(
     """Two suggestions from each model, or GenerationUnavailable (within ``timeout_s``)."""
     params = suggestion_params(campaign)
     try:
-        planned = _requests(campaign, prompt, params)
-    except (ServiceError, ValueError) as error:
-        raise GenerationUnavailable("the models cannot be reached", reason=str(error)) from error
+        messages = build_messages(
+            prompt.system, prompt.history or (), prompt.instruction, prompt.input
+        )
+    except ValueError as error:
+        raise GenerationUnavailable("the conversation cannot be sent", reason=str(error)) from error
+    sampling = SamplingParams(**params)
     started = time.perf_counter()
-    futures: dict[str, Future[list[GenerationResult]]] = {
-        side: _pool.submit(backend.generate, [request])
-        for side, (backend, request) in planned.items()
+    futures: dict[str, Future[GenerationResult]] = {
+        side: _pool.submit(_generate_side, getattr(campaign, side), messages, sampling, side)
+        for side in SIDES
     }
     _done, late = wait(futures.values(), timeout=timeout_s)
     if late:
@@ -112,7 +115,11 @@ def suggestions_generate(
     suggestions = {}
     for side, future in futures.items():
         try:
-            result = future.result()[0]
+            result = future.result()
+        except ServiceError as error:  # e.g. an imported model: it cannot generate
+            raise GenerationUnavailable(
+                "the models cannot be reached", reason=str(error)
+            ) from error
         except Exception as error:  # a backend bug must not take the page down
             logger.exception("workbench generation crashed for %s", side)
             raise GenerationUnavailable("generation failed", reason=repr(error)) from error

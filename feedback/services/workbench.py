@@ -104,7 +104,7 @@ def workbench_suggestions_ensure(
     if turn.status not in (WorkbenchTurn.Status.GENERATING, WorkbenchTurn.Status.FAILED):
         raise Conflict(f"This turn is {turn.status}.", code=turn.status)
     conversation = turn.conversation
-    campaign = Campaign.objects.select_related("baseline", "candidate").get(
+    campaign = Campaign.objects.select_related("baseline__parent", "candidate__parent").get(
         pk=conversation.campaign_id
     )
     started = timezone.now()
