@@ -72,7 +72,7 @@ def user_roles(user: Any) -> set[str]:
     return roles
 
 
-PERMISSION_CACHE_SECONDS = 60
+PERMISSION_CACHE_SECONDS = 30
 
 
 def _perm_cache_key(user_id: int) -> str:
@@ -83,8 +83,11 @@ def has_perm_cached(user: Any, perm: str) -> bool:
     """``user.has_perm`` with the permission set cached for a minute (hot API paths).
 
     Django already caches permissions on the user object, but that object lives for one
-    request; the rater API would pay two permission queries on every call. Role changes made
-    through ``user_create_with_role`` clear the cache at once; others apply within a minute.
+    request; the rater API would pay two permission queries on every call. A change to a
+    user's groups, permissions or active flag clears the entry (``connect_cache_invalidation``)
+    in the shared cache: set ``REDIS_URL`` when several processes serve (gunicorn workers,
+    hosts); with the per-process default cache other processes see it within
+    PERMISSION_CACHE_SECONDS.
     """
     from django.core.cache import cache
 
@@ -104,3 +107,31 @@ def forget_cached_perms(user_id: int) -> None:
     from django.core.cache import cache
 
     cache.delete(_perm_cache_key(user_id))
+
+
+def _forget_on_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    user_ids: list[int] = []
+    if hasattr(instance, "groups"):  # a user
+        user_ids = [instance.pk]
+    elif kwargs.get("model") is not None and kwargs.get("pk_set"):  # group.user_set changed
+        user_ids = list(kwargs["pk_set"])
+    elif hasattr(instance, "user_set"):  # a group's permissions changed: everyone in it
+        user_ids = list(instance.user_set.values_list("pk", flat=True))
+    for user_id in user_ids:
+        if user_id is not None:
+            forget_cached_perms(user_id)
+
+
+def connect_cache_invalidation() -> None:
+    """Clear cached permissions when roles change (cache infrastructure, not a business rule)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import m2m_changed, post_save
+
+    user_model = get_user_model()
+    post_save.connect(_forget_on_change, sender=user_model, dispatch_uid="evalhub.perm_cache.user")
+    for through, uid in (
+        (user_model.groups.through, "evalhub.perm_cache.groups"),
+        (user_model.user_permissions.through, "evalhub.perm_cache.user_perms"),
+        (Group.permissions.through, "evalhub.perm_cache.group_perms"),
+    ):
+        m2m_changed.connect(_forget_on_change, sender=through, dispatch_uid=uid)

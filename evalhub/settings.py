@@ -36,13 +36,17 @@ PRODUCTION = EVALHUB_ENV == "production"
 
 DEV_SECRET_KEY = "dev-insecure-evalhub-secret-key-change-me"  # noqa: S105 - refused in production
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-if PRODUCTION and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
-    raise ImproperlyConfigured(
-        "EVALHUB_ENV=production needs a real SECRET_KEY (50+ random characters) in the environment, "
-        'e.g. python -c "import secrets; print(secrets.token_urlsafe(64))"'
-    )
-
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "EVALHUB_ENV=production refuses DEBUG=true (it leaks settings and data)."
+    )
+if (PRODUCTION or not DEBUG) and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured(
+        "evalhub needs a real SECRET_KEY (50+ random characters) in the environment whenever it "
+        "runs with EVALHUB_ENV=production or DEBUG off, e.g. "
+        'python -c "import secrets; print(secrets.token_urlsafe(64))"'
+    )
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver"
 )
@@ -179,6 +183,18 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Cache (permissions of hot API paths, rate limits) ---------------------------------------
+# Per-process memory by default; with several processes or hosts set REDIS_URL so a role
+# change is seen everywhere at once and rate limits are shared.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "evalhub"}
+    )
+}
+
 # --- Background jobs (Django's task API; database-backed queue) -----------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -200,8 +216,11 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preload is a commitment for the whole domain (hard to undo): opt in with SECURE_HSTS_PRELOAD.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 

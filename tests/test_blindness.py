@@ -199,12 +199,12 @@ def test_rater_pages_are_blind(client, rater, make_user, campaign):
     assert "All done" in done.content.decode()
     assert_blind_page(done, campaign, "all-done page")
 
-    # Error pages: not in the pool (403), closed (409), not a rater (403), missing (404).
+    # Error pages: not in the pool (404), closed (409), not a rater (403), missing (404).
     pooled = open_campaign_with_outputs(
         n_prompts=1, name=f"{CAMPAIGN_NAME}-pool", raters=[make_user("insider")]
     )
     pool_page = client.get(f"/rate/{pooled.pk}/")
-    assert pool_page.status_code == 403
+    assert pool_page.status_code == 404
     assert_blind_page(pool_page, pooled, "not-in-pool page")
     missing = client.get("/rate/987654/")
     assert missing.status_code == 404

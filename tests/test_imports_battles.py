@@ -227,3 +227,41 @@ def test_same_name_for_baseline_and_candidate_is_refused():
             "import_battles", str(DATA / "battles.json"), "--campaign", "x",
             "--baseline", "a", "--candidate", "a", stdout=io.StringIO(),
         )  # fmt: skip
+
+
+def test_identical_records_are_distinct_votes_and_reimport_adds_none(tmp_path):
+    record = {"model_a": "tuned-7b", "model_b": "base-7b", "winner": "model_a", "question_id": "q1"}
+    path = tmp_path / "same.jsonl"
+    path.write_text("\n".join(json.dumps(record) for _ in range(3)))
+    assert report_of(path)["recorded"] == 3
+    assert Vote.objects.filter(outcome="candidate").count() == 3
+    assert report_of(path)["recorded"] == 0
+    assert Vote.objects.count() == 3
+
+
+def test_same_battles_as_csv_and_jsonl_are_recorded_once(tmp_path):
+    rows = [
+        {
+            "model_a": "tuned-7b",
+            "model_b": "base-7b",
+            "winner": "model_b",
+            "question_id": "7",
+            "tstamp": 1700000000,
+        },
+        {
+            "model_a": "base-7b",
+            "model_b": "tuned-7b",
+            "winner": "tie",
+            "question_id": "8",
+            "tstamp": 1700000001.5,
+        },
+    ]
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text("\n".join(json.dumps(row) for row in rows))
+    csv = tmp_path / "b.csv"
+    csv.write_text("model_a,model_b,winner,question_id,tstamp\n" + "\n".join(
+        f"{r['model_a']},{r['model_b']},{r['winner']},{r['question_id']},{r['tstamp']}" for r in rows
+    ))  # fmt: skip
+    assert report_of(jsonl)["recorded"] == 2
+    assert report_of(csv)["recorded"] == 0
+    assert Vote.objects.count() == 2

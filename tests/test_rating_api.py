@@ -163,3 +163,9 @@ def test_vote_can_return_the_next_assignment(rater_api, open_campaign):
     )
     assert last.json()["next"] is None
     assert len(set(tokens)) == 4 and Vote.objects.count() == 4
+
+
+def test_vote_without_next_has_no_next_key(rater_api, open_campaign):
+    token = rater_api.get(f"/api/v1/campaigns/{open_campaign.id}/next").json()["token"]
+    body = rater_api.post("/api/v1/votes", {"token": token, "choice": "tie"}, format="json").json()
+    assert "next" not in body

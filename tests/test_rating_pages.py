@@ -315,11 +315,13 @@ def test_vote_after_close_is_refused(rater_client, open_campaign):
     assert Vote.objects.count() == 0
 
 
-def test_rater_outside_the_pool_gets_a_403_page(rater_client, make_user):
+def test_rater_outside_the_pool_gets_a_404_page(rater_client, make_user):
+    """Someone else's campaign looks missing: its existence and status are not told."""
     campaign = open_campaign_with_outputs(n_prompts=1, raters=[make_user("insider")])
     response = rater_client.get(vote_url(campaign))
-    assert response.status_code == 403
-    assert "not a rater of this campaign" in response.content.decode()
+    assert response.status_code == 404
+    campaign_close(campaign=campaign)
+    assert rater_client.get(vote_url(campaign)).status_code == 404  # not 409: status not told
     assert Assignment.objects.count() == 0
 
 

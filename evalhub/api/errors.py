@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from evalhub.services.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 
 def error_response(status_code: int, code: str, message: str, details: Any = None) -> Response:
@@ -30,6 +34,23 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+def _unexpected(exc: Exception) -> Response | None:
+    """Database trouble gets the one error shape too (never Django's HTML 500 on the API)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc)
+        response = error_response(
+            503, "database_unavailable", "The database is unavailable; retry in a moment."
+        )
+        response["Retry-After"] = "5"
+        return response
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error")
+        return error_response(
+            500, "server_error", "The server hit a database error; nothing was changed."
+        )
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
         return error_response(exc.status_code, exc.code, exc.message, exc.details)
@@ -42,7 +63,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _unexpected(exc)
     if isinstance(exc, exceptions.ValidationError):
         code, details = "invalid", exc.detail
     else:

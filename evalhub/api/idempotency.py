@@ -35,7 +35,13 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 
 def idempotent(request: Request, scope: str, handler: Callable[[], Response]) -> Response:
-    """Run ``handler`` at most once per (user, scope, Idempotency-Key); without a key, just run it."""
+    """Run ``handler`` at most once per (user, scope, Idempotency-Key); without a key, just run it.
+
+    The key is claimed (a unique row) in the same transaction as the write, before it: a retry
+    racing the original waits on that row and then replays the original's response, instead of
+    running the write again and reporting a conflict. Only 2xx responses are kept; an error
+    rolls the claim back so a later retry can succeed.
+    """
     key = (request.headers.get(HEADER) or "").strip()
     if not key:
         return handler()
@@ -47,19 +53,23 @@ def idempotent(request: Request, scope: str, handler: Callable[[], Response]) ->
         return _replay(existing, fingerprint)
     try:
         with transaction.atomic():
+            record, created = IdempotencyRecord.objects.get_or_create(
+                user=request.user,
+                scope=scope,
+                key=key,
+                defaults={"request_fingerprint": fingerprint, "status_code": 0, "response": {}},
+            )
+            if not created:  # committed by a concurrent request after our first look
+                return _replay(record, fingerprint)
             response = handler()
             if 200 <= response.status_code < 300:
-                IdempotencyRecord.objects.create(
-                    user=request.user,
-                    scope=scope,
-                    key=key,
-                    request_fingerprint=fingerprint,
-                    status_code=response.status_code,
-                    response=json.loads(json.dumps(response.data, default=str)),
-                )
+                record.status_code = response.status_code
+                record.response = json.loads(json.dumps(response.data, default=str))
+                record.save(update_fields=["status_code", "response"])
+            else:
+                transaction.set_rollback(True)
             return response
     except IntegrityError:
-        # A concurrent retry with the same key won the race: its write stands, ours rolled back.
         winner = IdempotencyRecord.objects.filter(user=request.user, scope=scope, key=key).first()
         if winner is None:
             raise

@@ -11,7 +11,11 @@ from rest_framework.views import APIView
 from evalhub.api.idempotency import idempotent
 from evalhub.api.permissions import HasPerm
 from evalhub.models.campaigns import Choice
-from evalhub.selectors.rating import assignment_blind_payload, campaign_get_for_rating
+from evalhub.selectors.rating import (
+    assignment_blind_payload,
+    assignment_get_for_rater,
+    campaign_get_for_rating,
+)
 from evalhub.services.rating import assignment_next, assignment_skip, vote_record
 
 
@@ -109,18 +113,28 @@ class VoteCreateView(APIView):
                 idempotency_key=request.headers.get("Idempotency-Key", ""),
                 channel="api",
             )
-            out: dict = {
-                "status": "recorded",
-                "choice": vote.choice,
-                "recorded_at": vote.created_at,
-            }
-            if body.validated_data["next"]:
-                campaign = campaign_get_for_rating(campaign_id=vote.campaign_id, rater=request.user)
-                following = assignment_next(campaign=campaign, rater=request.user)
-                out["next"] = following and assignment_blind_payload(assignment=following)
-            return Response(VoteOutSerializer(out).data, status=status.HTTP_201_CREATED)
+            out = {"status": "recorded", "choice": vote.choice, "recorded_at": vote.created_at}
+            data = dict(VoteOutSerializer(out).data)
+            data.pop("next", None)
+            return Response(data, status=status.HTTP_201_CREATED)
 
-        return idempotent(request, "votes", write)
+        response = idempotent(request, "votes", write)
+        if response.status_code == 201 and body.validated_data["next"]:
+            # Outside the vote's transaction (and not part of a replayed record): a retry gets
+            # the rater's live reservation again, which is the same next item.
+            response.data = {**response.data, "next": self._next_payload(request, body)}
+        return response
+
+    @staticmethod
+    def _next_payload(request: Request, body: VoteInSerializer) -> dict | None:
+        voted = assignment_get_for_rater(rater=request.user, token=body.validated_data["token"])
+        campaign = campaign_get_for_rating(
+            campaign_id=voted.comparison.campaign_id, rater=request.user
+        )
+        following = assignment_next(campaign=campaign, rater=request.user)
+        return following and dict(
+            AssignmentSerializer(assignment_blind_payload(assignment=following)).data
+        )
 
 
 class SkipView(APIView):

@@ -100,45 +100,56 @@ def _first_outputs(model_version_id: int, prompt_ids: list[int]) -> dict[int, in
     return chosen
 
 
-def campaign_open(*, campaign: Campaign) -> CampaignOpenResult:
+def campaign_open(
+    *, campaign: Campaign, allowed_from: frozenset[str] | set[str] | None = None
+) -> CampaignOpenResult:
     """Build a comparison for every prompt that has both outputs; report the prompts that don't.
 
-    Opening an open campaign again adds comparisons for outputs that arrived since.
+    Opening an open campaign again adds comparisons for outputs that arrived since. The campaign
+    row is locked, so concurrent opens (a double click, a finishing generation job) serialize.
+    ``allowed_from`` narrows the statuses it may open from: a generation job passes
+    {draft, generating, open} so a campaign someone closed meanwhile stays closed.
     """
-    if campaign.status not in OPENABLE_FROM | {Campaign.Status.OPEN}:
-        raise Conflict(
-            f"Campaign {campaign.name!r} cannot be opened from status {campaign.status}."
-        )
-    prompt_rows = list(campaign.prompts.order_by("id").values_list("id", "external_id"))
-    prompt_ids = [pid for pid, _ in prompt_rows]
-    baseline = _first_outputs(campaign.baseline_id, prompt_ids)
-    candidate = _first_outputs(campaign.candidate_id, prompt_ids)
-    missing: list[MissingOutput] = []
-    new: list[Comparison] = []
-    existing = set(campaign.comparisons.values_list("prompt_id", flat=True))
-    for prompt_id, external_id in prompt_rows:
-        absent = tuple(
-            side
-            for side, table in (("baseline", baseline), ("candidate", candidate))
-            if prompt_id not in table
-        )
-        if absent:
-            missing.append(MissingOutput(prompt_id, external_id, absent))
-        elif prompt_id not in existing:
-            new.append(
-                Comparison(
-                    campaign=campaign,
-                    prompt_id=prompt_id,
-                    baseline_output_id=baseline[prompt_id],
-                    candidate_output_id=candidate[prompt_id],
-                )
-            )
+    allowed = (
+        set(allowed_from) if allowed_from is not None else OPENABLE_FROM | {Campaign.Status.OPEN}
+    )
     with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status not in allowed:
+            raise Conflict(
+                f"Campaign {locked.name!r} cannot be opened from status {locked.status}."
+            )
+        prompt_rows = list(locked.prompts.order_by("id").values_list("id", "external_id"))
+        prompt_ids = [pid for pid, _ in prompt_rows]
+        baseline = _first_outputs(locked.baseline_id, prompt_ids)
+        candidate = _first_outputs(locked.candidate_id, prompt_ids)
+        existing = set(locked.comparisons.values_list("prompt_id", flat=True))
+        missing: list[MissingOutput] = []
+        new: list[Comparison] = []
+        for prompt_id, external_id in prompt_rows:
+            absent = tuple(
+                side
+                for side, table in (("baseline", baseline), ("candidate", candidate))
+                if prompt_id not in table
+            )
+            if absent:
+                missing.append(MissingOutput(prompt_id, external_id, absent))
+            elif prompt_id not in existing:
+                new.append(
+                    Comparison(
+                        campaign=locked,
+                        prompt_id=prompt_id,
+                        baseline_output_id=baseline[prompt_id],
+                        candidate_output_id=candidate[prompt_id],
+                    )
+                )
         Comparison.objects.bulk_create(new, batch_size=2000)
-        campaign.status = Campaign.Status.OPEN
-        campaign.opened_at = campaign.opened_at or timezone.now()
-        campaign.closed_at = None
-        campaign.save(update_fields=["status", "opened_at", "closed_at"])
+        locked.status = Campaign.Status.OPEN
+        locked.opened_at = locked.opened_at or timezone.now()
+        locked.closed_at = None
+        locked.save(update_fields=["status", "opened_at", "closed_at"])
+    for name in ("status", "opened_at", "closed_at"):
+        setattr(campaign, name, getattr(locked, name))
     return CampaignOpenResult(
         campaign=campaign,
         comparisons_created=len(new),
@@ -148,11 +159,14 @@ def campaign_open(*, campaign: Campaign) -> CampaignOpenResult:
 
 
 def campaign_close(*, campaign: Campaign) -> Campaign:
-    if campaign.status == Campaign.Status.CLOSED:
-        raise Conflict(f"Campaign {campaign.name!r} is already closed.")
-    campaign.status = Campaign.Status.CLOSED
-    campaign.closed_at = timezone.now()
-    campaign.save(update_fields=["status", "closed_at"])
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status == Campaign.Status.CLOSED:
+            raise Conflict(f"Campaign {locked.name!r} is already closed.")
+        locked.status = Campaign.Status.CLOSED
+        locked.closed_at = timezone.now()
+        locked.save(update_fields=["status", "closed_at"])
+    campaign.status, campaign.closed_at = locked.status, locked.closed_at
     return campaign
 
 

@@ -45,6 +45,11 @@ class JobCancelled(Exception):
     """Raised inside a job when a cancel was requested."""
 
 
+class JobLeaseLost(Exception):
+    """Raised inside a job whose claim was taken over (its heartbeat went stale and another
+    worker re-ran it): this run stops without writing anything more."""
+
+
 def _task(task_path: str) -> Any:
     return import_string(task_path)
 
@@ -117,7 +122,16 @@ class JobRun:
 
     def __init__(self, job: Job) -> None:
         self.job = job
+        self.attempt = job.attempts  # the lease: writes only land while it is still ours
         self._lock = threading.Lock()
+
+    def _mine(self) -> Any:
+        return Job.objects.filter(pk=self.job.pk, state=Job.State.RUNNING, attempts=self.attempt)
+
+    def _update(self, **fields: Any) -> None:
+        with self._lock:
+            if not self._mine().update(**fields):
+                raise JobLeaseLost()
 
     def progress(self, done: int, total: int | None = None, message: str = "") -> None:
         fields: dict[str, Any] = {"progress_done": done, "heartbeat_at": timezone.now()}
@@ -125,23 +139,20 @@ class JobRun:
             fields["progress_total"] = total
         if message:
             fields["message"] = message[:300]
-        with self._lock:
-            Job.objects.filter(pk=self.job.pk).update(**fields)
+        self._update(**fields)
         self.check_cancelled()
 
     def log(self, line: str) -> None:
-        with self._lock:
-            current = Job.objects.filter(pk=self.job.pk).values_list("log", flat=True).first() or ""
-            text = (current + line.rstrip("\n") + "\n")[-LOG_LIMIT:]
-            Job.objects.filter(pk=self.job.pk).update(log=text, heartbeat_at=timezone.now())
+        current = self._mine().values_list("log", flat=True).first() or ""
+        text = (current + line.rstrip("\n") + "\n")[-LOG_LIMIT:]
+        self._update(log=text, heartbeat_at=timezone.now())
 
     def check_cancelled(self) -> None:
         if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise JobCancelled()
 
     def heartbeat(self) -> None:
-        with self._lock:
-            Job.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
+        self._update(heartbeat_at=timezone.now())
 
 
 def _claim(job_id: int) -> Job | None:
@@ -165,7 +176,7 @@ def _claim(job_id: int) -> Job | None:
 
 
 def _finish(
-    job_id: int, state: str, *, error: str = "", result: dict[str, Any] | None = None
+    job_id: int, attempt: int, state: str, *, error: str = "", result: dict[str, Any] | None = None
 ) -> None:
     fields: dict[str, Any] = {
         "state": state,
@@ -176,13 +187,15 @@ def _finish(
         fields["error"] = error[:10_000]
     if result is not None:
         fields["result"] = result
-    Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(**fields)
+    Job.objects.filter(pk=job_id, state=Job.State.RUNNING, attempts=attempt).update(**fields)
 
 
 def _beat_until(stop: threading.Event, run: JobRun) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
         try:
             run.heartbeat()
+        except JobLeaseLost:
+            return
         except Exception:  # a lost connection must not kill the job thread
             logger.exception("job heartbeat failed")
         finally:
@@ -202,17 +215,16 @@ def job_execution(job_id: int) -> Iterator[JobRun | None]:
     beat.start()
     try:
         yield run
+    except JobLeaseLost:
+        logger.warning("job %s: another worker took it over; this run stops", job_id)
     except JobCancelled:
-        _finish(job_id, Job.State.CANCELLED, error="Cancelled on request.")
+        _finish(job_id, run.attempt, Job.State.CANCELLED, error="Cancelled on request.")
     except Exception as exc:
-        _finish(
-            job_id,
-            Job.State.FAILED,
-            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}",
-        )
+        error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+        _finish(job_id, run.attempt, Job.State.FAILED, error=error)
         logger.exception("job %s failed", job_id)
     else:
-        _finish(job_id, Job.State.SUCCEEDED, result=run.job.result or None)
+        _finish(job_id, run.attempt, Job.State.SUCCEEDED, result=run.job.result or None)
     finally:
         stop.set()
 

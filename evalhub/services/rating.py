@@ -8,12 +8,14 @@ IMMEDIATE transactions), so two raters never take the last vote slot of the same
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, QuerySet
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from evalhub.models import Assignment, Campaign, Comparison, Vote
@@ -62,22 +64,40 @@ def _lock(queryset):  # type: ignore[no-untyped-def]
 def assignments_release_expired(
     *, campaign: Campaign | None = None, now: datetime | None = None
 ) -> int:
-    """Free the vote slots of reservations whose time ran out; returns how many were freed."""
+    """Free the vote slots of reservations whose time ran out; returns how many were freed.
+
+    Locks the expired assignments (SKIP LOCKED: a concurrent sweep takes others), marks them in
+    one statement, then gives the slots back per comparison in id order, so two sweeps never
+    wait on each other's comparison rows in opposite orders (no deadlock).
+    """
     now = now or timezone.now()
     expired = Assignment.objects.filter(status=Assignment.Status.SERVED, expires_at__lt=now)
     if campaign is not None:
         expired = expired.filter(comparison__campaign=campaign)
-    freed = 0
     with transaction.atomic():
-        for assignment in _lock(expired.order_by("id"))[:500]:
-            assignment.status = Assignment.Status.EXPIRED
-            assignment.finished_at = now
-            assignment.save(update_fields=["status", "finished_at"])
-            Comparison.objects.filter(pk=assignment.comparison_id, load__gt=0).update(
-                load=F("load") - 1
-            )
-            freed += 1
-    return freed
+        rows = list(_lock(expired.order_by("id")).values_list("id", "comparison_id")[:500])
+        if not rows:
+            return 0
+        Assignment.objects.filter(
+            id__in=[a for a, _ in rows], status=Assignment.Status.SERVED
+        ).update(status=Assignment.Status.EXPIRED, finished_at=now)
+        for comparison_id, n in sorted(Counter(c for _, c in rows).items()):
+            Comparison.objects.filter(pk=comparison_id).update(load=Greatest(F("load") - n, 0))
+    return len(rows)
+
+
+def _sweep_due(key: int) -> bool:
+    if time.monotonic() - _last_sweep.get(key, 0.0) > EXPIRY_SWEEP_SECONDS:
+        _last_sweep[key] = time.monotonic()
+        return True
+    return False
+
+
+def assignments_sweep_if_due(*, campaign: Campaign | None = None) -> int:
+    """The throttled sweep for pages and the worker (at most every EXPIRY_SWEEP_SECONDS)."""
+    if _sweep_due(campaign.pk if campaign is not None else 0):
+        return assignments_release_expired(campaign=campaign)
+    return 0
 
 
 def assignment_next(
@@ -88,11 +108,14 @@ def assignment_next(
     The rater's live reservation in this campaign comes back first (a reload shows the same
     pair). Otherwise: the least-loaded comparison this rater has never been served, with the
     candidate's side alternating per comparison from a random start (balanced over raters).
+    Someone else's campaign looks missing (404) before anything else is told about it.
     """
+    if not rater_can_rate(rater=rater, campaign=campaign):
+        raise NotFound("No such campaign for you.", code="not_found")
+    if campaign.kind != Campaign.Kind.PAIRWISE:
+        raise NotFound("This campaign is not rated pairwise.", code="not_found")
     if campaign.status != Campaign.Status.OPEN:
         raise Conflict("This campaign is not open for rating.", code="campaign_not_open")
-    if not rater_can_rate(rater=rater, campaign=campaign):
-        raise Forbidden("You are not a rater of this campaign.")
     now = now or timezone.now()
     live = (
         Assignment.objects.filter(
@@ -109,40 +132,75 @@ def assignment_next(
     )
     if live is not None:
         return live
-    if time.monotonic() - _last_sweep.get(campaign.pk, 0.0) > EXPIRY_SWEEP_SECONDS:
-        _last_sweep[campaign.pk] = time.monotonic()
+    if _sweep_due(campaign.pk):
         assignments_release_expired(campaign=campaign, now=now)
-    comparison = _reserve(campaign=campaign, rater=rater, now=now)
-    if comparison is None and assignments_release_expired(campaign=campaign, now=now):
-        comparison = _reserve(campaign=campaign, rater=rater, now=now)
+    assignment = _reserve(campaign=campaign, rater=rater, now=now)
+    if assignment is None and assignments_release_expired(campaign=campaign, now=now):
+        assignment = _reserve(campaign=campaign, rater=rater, now=now)
+    return assignment
+
+
+def _queue(*, campaign: Campaign, rater: AbstractBaseUser) -> QuerySet[Comparison]:
+    return (
+        Comparison.objects.filter(campaign=campaign, load__lt=campaign.votes_per_prompt)
+        .exclude(assignments__rater=rater)
+        .select_related("prompt", "baseline_output", "candidate_output")
+        .order_by("load", "shuffle_key")
+    )
+
+
+def _pick(*, campaign: Campaign, rater: AbstractBaseUser) -> Comparison | None:
+    """Lock the least-loaded open comparison for this rater.
+
+    PostgreSQL: SKIP LOCKED first, so raters spread over equally-loaded rows without waiting.
+    SKIP LOCKED also skips rows whose only sin is that another rater is reserving them right
+    now; so when it finds nothing but open rows exist, wait for the lock instead (PostgreSQL
+    re-checks ``load < cap`` on the locked row and moves on if it filled up): a rater is never
+    told "nothing left" while slots remain. SQLite serializes writers, so a plain read is safe.
+    """
+    if not connection.features.has_select_for_update_skip_locked:
+        return _queue(campaign=campaign, rater=rater).first()
+    comparison = (
+        _queue(campaign=campaign, rater=rater)
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+    if comparison is None and _queue(campaign=campaign, rater=rater).exists():
+        comparison = _queue(campaign=campaign, rater=rater).select_for_update(of=("self",)).first()
     return comparison
 
 
 def _reserve(*, campaign: Campaign, rater: AbstractBaseUser, now: datetime) -> Assignment | None:
     ttl = timedelta(seconds=settings.EVALHUB_ASSIGNMENT_TTL_SECONDS)
-    with transaction.atomic():
-        queue = (
-            Comparison.objects.filter(campaign=campaign, load__lt=campaign.votes_per_prompt)
-            .exclude(assignments__rater=rater)
-            .select_related("prompt", "baseline_output", "candidate_output")
-            .order_by("load", "shuffle_key")
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            queue = queue.select_for_update(skip_locked=True, of=("self",))
-        comparison = queue.first()
-        if comparison is None:
-            return None
-        served_before = comparison.served_count
-        Comparison.objects.filter(pk=comparison.pk).update(
-            load=F("load") + 1, served_count=F("served_count") + 1
-        )
-        left_is_candidate = (comparison.side_seed + served_before) % 2 == 0
-        return Assignment.objects.create(
-            comparison=comparison,
-            rater=rater,
-            candidate_side=Side.LEFT if left_is_candidate else Side.RIGHT,
-            served_at=now,
-            expires_at=now + ttl,
+    try:
+        with transaction.atomic():
+            comparison = _pick(campaign=campaign, rater=rater)
+            if comparison is None:
+                return None
+            served_before = comparison.served_count
+            Comparison.objects.filter(pk=comparison.pk).update(
+                load=F("load") + 1, served_count=F("served_count") + 1
+            )
+            left_is_candidate = (comparison.side_seed + served_before) % 2 == 0
+            return Assignment.objects.create(
+                comparison=comparison,
+                rater=rater,
+                candidate_side=Side.LEFT if left_is_candidate else Side.RIGHT,
+                served_at=now,
+                expires_at=now + ttl,
+            )
+    except IntegrityError:
+        # The same rater in two tabs raced for the same comparison: the other tab won; serve
+        # that reservation (the unique constraint kept the data right).
+        return (
+            Assignment.objects.filter(
+                rater=rater, comparison__campaign=campaign, status=Assignment.Status.SERVED
+            )
+            .select_related(
+                "comparison__prompt", "comparison__baseline_output", "comparison__candidate_output"
+            )
+            .order_by("-served_at")
+            .first()
         )
 
 
@@ -193,6 +251,8 @@ def vote_record(
         if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= now:
             raise Gone("This assignment expired; ask for the next one.", code="expired")
         comparison = assignment.comparison
+        if not rater_can_rate(rater=rater, campaign=comparison.campaign):
+            raise Forbidden("You are no longer a rater of this campaign.")
         if comparison.campaign.status != Campaign.Status.OPEN:
             raise Conflict("This campaign is closed.", code="campaign_not_open")
         vote = Vote.objects.create(
@@ -262,4 +322,5 @@ def vote_correct(
             time_taken_ms=current.time_taken_ms,
             supersedes=current,
             corrected_by=corrected_by,
+            is_simulated=current.is_simulated,
         )

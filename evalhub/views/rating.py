@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from evalhub.markdown import render_markdown
 from evalhub.models import Campaign
+from evalhub.roles import has_perm_cached
 from evalhub.selectors.rating import (
     assignment_blind_payload,
     assignment_get_for_rater,
@@ -27,7 +28,12 @@ from evalhub.selectors.rating import (
     rater_vote_count,
 )
 from evalhub.services.errors import NotFound, ServiceError
-from evalhub.services.rating import assignment_next, assignment_skip, vote_record
+from evalhub.services.rating import (
+    assignment_next,
+    assignment_skip,
+    assignments_sweep_if_due,
+    vote_record,
+)
 
 RATE_PERMISSION = "evalhub.rate_campaign"
 
@@ -64,7 +70,7 @@ def rater_required(view: View) -> View:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.has_perm(RATE_PERMISSION):
+        if not has_perm_cached(request.user, RATE_PERMISSION):
             return _error_page(
                 request,
                 status=403,
@@ -116,6 +122,7 @@ def _vote_context(*, campaign: Campaign, assignment: Any, my_votes: int) -> dict
 @rater_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
     """The open campaigns this rater may rate, with their own progress."""
+    assignments_sweep_if_due()  # abandoned reservations must not make a campaign look finished
     return render(
         request, "evalhub/rate_list.html", {"campaigns": campaigns_for_rater(rater=request.user)}
     )

@@ -1,7 +1,7 @@
 """python manage.py worker: the background worker (django-tasks-db) with job recovery.
 
 Before it takes tasks, and every 30 s while it runs, jobs whose worker died (stale heartbeat)
-are re-queued or failed. Flags after ``--`` go to ``db_worker`` (e.g. ``--batch``).
+are re-queued or failed, and expired rating reservations are freed. Flags after ``--`` go to ``db_worker`` (e.g. ``--batch``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from evalhub.services.jobs import jobs_recover
+from evalhub.services.rating import assignments_release_expired
 
 RECOVER_EVERY_SECONDS = 30.0
 
@@ -30,6 +31,8 @@ class Command(BaseCommand):
     def _recover(self) -> None:
         for job in jobs_recover():
             self.stderr.write(f"recovered job {job.pk} ({job.kind}): now {job.state}")
+        # Free abandoned rating reservations even when no rater asks for work.
+        assignments_release_expired()
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._recover()

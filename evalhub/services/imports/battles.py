@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +133,7 @@ def battles_import(
         if reader.ok:
             battles.append(battle)
         report.errors += reader.errors
+    _number_repeats(battles)
     fresh = _drop_duplicates(battles, existing, report)
     report.settle_errors(skip_bad=skip_bad)
     if not fresh:  # nothing to record: create no models or campaign for it either
@@ -219,7 +221,19 @@ def _read_battle(reader: RowReader, *, candidate_name: str) -> Battle:
         choice=choice,
         candidate_side=Side.LEFT if model_a == candidate_name else Side.RIGHT,
         judge=reader.text("judge", max_length=200),
-        source_key=_source_key(reader.row.values),
+        source_key=_source_key(
+            model_a=model_a,
+            model_b=model_b,
+            winner=winner,
+            question_id=question_id,
+            judge=reader.text("judge", max_length=200),
+            tstamp=reader.row.values.get("tstamp"),
+            instruction=instruction,
+            answers=(
+                reader.text("answer_a", strip=False) or conversation_a or "",
+                reader.text("answer_b", strip=False) or conversation_b or "",
+            ),
+        ),
     )
 
 
@@ -256,9 +270,53 @@ def _conversation(reader: RowReader, name: str) -> tuple[str, str, str | None]:
     return system.strip(), messages[first][1].strip(), answer
 
 
-def _source_key(values: dict[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "battle:" + hashlib.sha256(canonical.encode()).hexdigest()
+def _normal_tstamp(value: Any) -> str:
+    """1700000000, "1700000000" and 1.7e9 are one time stamp (CSV gives strings, JSON numbers)."""
+    if value is None or value == "":
+        return ""
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value).strip()
+
+
+def _source_key(
+    *,
+    model_a: str,
+    model_b: str,
+    winner: str,
+    question_id: str,
+    judge: str,
+    tstamp: Any,
+    instruction: str,
+    answers: tuple[str, str],
+) -> str:
+    """The identity of a battle record from its normalized fields, the same whatever the file
+    format. Identical records in one file are distinct votes: ``_number_repeats`` adds ``:k``."""
+    canonical = json.dumps(
+        [
+            model_a,
+            model_b,
+            winner,
+            question_id,
+            judge,
+            _normal_tstamp(tstamp),
+            instruction,
+            *answers,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return "battle:" + hashlib.sha256(canonical.encode()).hexdigest()[:48]
+
+
+def _number_repeats(battles: list[Battle]) -> None:
+    """The k-th identical record of a file gets key ``<hash>:k``: three identical rows are three
+    votes, and importing the same file again still records nothing new."""
+    seen: Counter[str] = Counter()
+    for battle in battles:
+        seen[battle.source_key] += 1
+        battle.source_key = f"{battle.source_key}:{seen[battle.source_key]}"
 
 
 def _drop_duplicates(
