@@ -213,7 +213,7 @@ def test_ctrl_c_during_inline_generation_cancels_the_job(server, monkeypatch):
         return real(job_id, on_progress=press_ctrl_c)
 
     monkeypatch.setattr(command, "run_generation_job", interrupted)
-    monkeypatch.setattr("evalhub.services.generation.FLUSH_ROWS", 2)
+    monkeypatch.setattr("evalhub.services.generation.run.FLUSH_ROWS", 2)
     campaign = make_campaign(server, n_prompts=4, name="cli-ctrl-c")
     with pytest.raises(CommandError, match=r"interrupted; job \d+ cancelled"):
         run("generate", campaign.name, "--inline")

@@ -12,7 +12,6 @@ from evalhub.generation.base import GenerationError
 from evalhub.generation.testing_server import LoopbackOpenAIServer
 from evalhub.generation_tasks import run_generation_job
 from evalhub.models import Campaign, Job, ModelVersion, Output
-from evalhub.services import generation
 from evalhub.services.campaigns import campaign_create
 from evalhub.services.errors import Conflict, InvalidInput
 from evalhub.services.generation import (
@@ -21,6 +20,7 @@ from evalhub.services.generation import (
     campaign_generate_enqueue,
     model_version_backend,
 )
+from evalhub.services.generation import run as generation_run
 from evalhub.services.jobs import job_cancel, job_retry
 from tests.factories import OutputFactory, PromptFactory
 
@@ -188,7 +188,7 @@ def test_job_failure_keeps_per_prompt_errors_and_retry_runs_only_the_missing(ser
 
 
 def test_cancel_stops_at_a_clean_point_and_retry_finishes(server, monkeypatch):
-    monkeypatch.setattr(generation, "FLUSH_ROWS", 4)
+    monkeypatch.setattr(generation_run, "FLUSH_ROWS", 4)
     server.latency_s = 0.02
     campaign = make_campaign(server, n_prompts=20, name="cancel")
     job = campaign_generate_enqueue(campaign=campaign)
