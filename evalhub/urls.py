@@ -20,6 +20,7 @@ urlpatterns = [
     path("workbench/", include("feedback.views.workbench_urls")),
     path("choose/", include("feedback.views.choice_urls")),
     path("feedback/", include("feedback.views.feedback_urls")),
+    path("training/", include("training.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -62,11 +62,16 @@ def campaign_with_texts(
 
 
 def add_votes(
-    campaign: Campaign, outcomes: Sequence[Sequence[str]], *, simulated: bool = False
+    campaign: Campaign,
+    outcomes: Sequence[Sequence[str]],
+    *,
+    simulated: bool = False,
+    first_rater: int = 0,
 ) -> list[Vote]:
-    """``outcomes[j]``: the votes on the j-th comparison (by prompt id), one rater each."""
+    """``outcomes[j]``: the votes on the j-th comparison (by prompt id), one rater each
+    (raters ``first_rater``, ``first_rater + 1``, ...)."""
     comparisons = list(campaign.comparisons.order_by("prompt_id"))
-    users = raters(max((len(o) for o in outcomes), default=0))
+    users = raters(first_rater + max((len(o) for o in outcomes), default=0))[first_rater:]
     votes = []
     for j, (comparison, prompt_outcomes) in enumerate(zip(comparisons, outcomes, strict=False)):
         for k, outcome in enumerate(prompt_outcomes):

@@ -1,6 +1,6 @@
 """/api/v1/ routes. Each sub-domain keeps its handlers in its own module."""
 
-from django.urls import path
+from django.urls import include, path
 
 from evalhub.api import campaigns, imports, rating
 from evalhub.api import generation as generation_api
@@ -30,4 +30,5 @@ urlpatterns = [
     path("imports/prompts", imports.PromptImportView.as_view(), name="api-import-prompts"),
     path("imports/outputs", imports.OutputImportView.as_view(), name="api-import-outputs"),
     path("imports/battles", imports.BattleImportView.as_view(), name="api-import-battles"),
+    path("training/", include("training.api_urls")),
 ]

@@ -24,6 +24,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("API docs", "/api/docs/"))
     if roles & {"pm", "admin"}:
         items.append(("Feedback", "/feedback/"))
+        items.append(("Training", "/training/"))
     if roles & {"admin", "pm"}:
         items.append(("Admin", "/admin/"))
     return {"nav_items": items, "user_roles": sorted(roles)}

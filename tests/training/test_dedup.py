@@ -6,7 +6,28 @@ import random
 
 from training.services.dedup import duplicate_groups, shingles
 
-WORDS = ["order", "refund", "parcel", "invoice", "account", "password", "delivery", "broken", "charge", "address", "return", "warranty", "discount", "subscription", "cancel", "upgrade", "receipt", "tracking", "courier", "damaged"]
+WORDS = [
+    "order",
+    "refund",
+    "parcel",
+    "invoice",
+    "account",
+    "password",
+    "delivery",
+    "broken",
+    "charge",
+    "address",
+    "return",
+    "warranty",
+    "discount",
+    "subscription",
+    "cancel",
+    "upgrade",
+    "receipt",
+    "tracking",
+    "courier",
+    "damaged",
+]
 
 
 def _sentence(rng: random.Random, n: int = 14) -> str:

@@ -162,6 +162,6 @@ def test_qlora_is_refused_without_cuda_and_bitsandbytes(tiny, tmp_path):
     process = _start(config_path)
     last = [json.loads(line) for line in process.stdout if line.startswith("{")][-1]
     assert process.wait(timeout=120) == 1
-    assert (
-        (last["event"] == "error" and "bitsandbytes" in last["message"]) or "CUDA" in last["message"]
-    )
+    assert (last["event"] == "error" and "bitsandbytes" in last["message"]) or "CUDA" in last[
+        "message"
+    ]
