@@ -48,9 +48,6 @@ def idempotent(request: Request, scope: str, handler: Callable[[], Response]) ->
     if len(key) > 200:
         return error_response(400, "invalid", f"{HEADER} is too long (200 characters at most).")
     fingerprint = _fingerprint(request.data)
-    existing = IdempotencyRecord.objects.filter(user=request.user, scope=scope, key=key).first()
-    if existing is not None:
-        return _replay(existing, fingerprint)
     try:
         with transaction.atomic():
             record, created = IdempotencyRecord.objects.get_or_create(
@@ -59,7 +56,7 @@ def idempotent(request: Request, scope: str, handler: Callable[[], Response]) ->
                 key=key,
                 defaults={"request_fingerprint": fingerprint, "status_code": 0, "response": {}},
             )
-            if not created:  # committed by a concurrent request after our first look
+            if not created:  # a retry: the original committed this record with its response
                 return _replay(record, fingerprint)
             response = handler()
             if 200 <= response.status_code < 300:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -205,9 +205,12 @@ def _reserve(*, campaign: Campaign, rater: AbstractBaseUser, now: datetime) -> A
 
 
 def _assignment_for_update(*, rater: AbstractBaseUser, token: str) -> Assignment:
+    # The campaign's pool facts come in the same query (vote_record re-checks the pool).
+    pool = Campaign.raters.through.objects.filter(campaign_id=OuterRef("comparison__campaign_id"))
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("comparison__campaign")
+        .annotate(has_pool=Exists(pool), in_pool=Exists(pool.filter(user_id=rater.pk)))
         .filter(token=token, rater=rater)
         .first()
         if token
@@ -217,6 +220,8 @@ def _assignment_for_update(*, rater: AbstractBaseUser, token: str) -> Assignment
         raise NotFound(
             "No such assignment for you (unknown token, or not yours).", code="unknown_token"
         )
+    campaign = assignment.comparison.campaign
+    campaign.has_pool, campaign.in_pool = assignment.has_pool, assignment.in_pool
     return assignment
 
 
