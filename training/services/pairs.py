@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -133,6 +133,39 @@ def _merge_pairs(source: str, rows: list[PairRow]) -> dict[str, PairRow]:
     return merged
 
 
+def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], update: list[str]) -> None:
+    """INSERT ... ON CONFLICT (content_hash) DO UPDATE in batches (SQLite and PostgreSQL alike).
+
+    Plain ``executemany``: ``bulk_create(update_conflicts=True)`` spent about half a millisecond
+    per row preparing values, ten times what the database needs (benchmarks/pairs_speed.py).
+    """
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608 - names from model meta
+        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT ({quote('content_hash')}) "
+        f"DO UPDATE SET {', '.join(f'{quote(c)} = excluded.{quote(c)}' for c in update)}"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH):
+            cursor.executemany(sql, rows[start : start + BATCH])
+
+
+PAIR_COLUMNS = [
+    "prompt_id", "chosen_text", "rejected_text", "chosen_output_id", "rejected_output_id",
+    "source", "source_key", "campaign_id", "strength", "n_signals", "agreement", "content_hash",
+    "is_active", "last_build_id", "created_at", "updated_at",
+]  # fmt: skip
+PAIR_UPDATES = [
+    "strength",
+    "n_signals",
+    "agreement",
+    "is_active",
+    "last_build_id",
+    "source_key",
+    "updated_at",
+]
+
+
 def _upsert_pairs(
     source: str,
     campaign_ids: list[int],
@@ -142,35 +175,29 @@ def _upsert_pairs(
 ) -> dict[str, int]:
     merged = _merge_pairs(source, rows)
     started: datetime = timezone.now()
-    objects = [
-        PreferencePair(
-            prompt_id=row.prompt_id,
-            chosen_text=row.chosen_text,
-            rejected_text=row.rejected_text,
-            chosen_output_id=row.chosen_output_id,
-            rejected_output_id=row.rejected_output_id,
-            source=source,
-            source_key=row.source_key[:200],
-            campaign_id=row.campaign_id,
-            strength=row.strength,
-            n_signals=max(row.n_signals, row.strength),
-            agreement=row.strength / max(row.n_signals, row.strength),
-            content_hash=key,
-            is_active=True,
-            last_build=build,
+    now = connection.ops.adapt_datetimefield_value(started)
+    values = [
+        (
+            row.prompt_id,
+            row.chosen_text,
+            row.rejected_text,
+            row.chosen_output_id,
+            row.rejected_output_id,
+            source,
+            row.source_key[:200],
+            row.campaign_id,
+            row.strength,
+            max(row.n_signals, row.strength),
+            row.strength / max(row.n_signals, row.strength),
+            key,
+            True,
+            build.pk,
+            now,
+            now,
         )
         for key, row in merged.items()
     ]
-    PreferencePair.objects.bulk_create(
-        objects,
-        batch_size=BATCH,
-        update_conflicts=True,
-        unique_fields=["content_hash"],
-        update_fields=[
-            "strength", "n_signals", "agreement", "is_active", "last_build", "source_key",
-            "updated_at",
-        ],
-    )  # fmt: skip
+    _upsert(PreferencePair, PAIR_COLUMNS, values, PAIR_UPDATES)
     in_scope = PreferencePair.objects.filter(_scope(campaign_ids), source=source)
     retired = in_scope.filter(is_active=True).exclude(last_build=build).update(is_active=False)
     new = in_scope.filter(last_build=build, created_at__gte=started)
@@ -233,9 +260,17 @@ def _upsert_examples(
 
 
 def _attach_labels(through: Any, column: str, rows: Any, label_map: dict[int, list[int]]) -> None:
+    """The prompt's labels on each new row (a snapshot: later relabelling does not move pairs)."""
+    quote = connection.ops.quote_name
     links = [
-        through(**{column: pk, "label_id": label_id})
+        (pk, label_id)
         for pk, prompt_id in rows.values_list("pk", "prompt_id").iterator(chunk_size=20_000)
         for label_id in label_map.get(prompt_id, ())
     ]
-    through.objects.bulk_create(links, batch_size=BATCH, ignore_conflicts=True)
+    sql = (
+        f"INSERT INTO {quote(through._meta.db_table)} ({quote(column)}, {quote('label_id')}) "  # noqa: S608 - names from model meta
+        "VALUES (%s, %s) ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(links), BATCH):
+            cursor.executemany(sql, links[start : start + BATCH])
