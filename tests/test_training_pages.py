@@ -180,6 +180,8 @@ def test_api_pairs_datasets_runs(dataset, local_base, make_user, api_client):
     assert cancelled.json()["status"] == "cancelled"
     resume = api_client.post(f"/api/v1/training/runs/{run['id']}/resume")
     assert resume.status_code == 409 and "no checkpoint" in resume.json()["error"]["message"]
+    lineage = api_client.get(f"/api/v1/training/models/{local_base.name}/lineage").json()
+    assert lineage["parent"] is None and lineage["trained_from"][0]["name"] == run["name"]
     memory = api_client.get(f"/api/v1/training/memory-estimate?model={local_base.name}").json()
     assert memory["params"] > 0 and not memory["params_exact"]
 

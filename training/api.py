@@ -23,7 +23,7 @@ from evalhub.models import Campaign, ModelVersion
 from training.models import DatasetVersion, PreferencePair, TrainingRun
 from training.models.pairs import PairSource
 from training.selectors.datasets import datasets_list, pairs_list
-from training.selectors.lineage import dataset_lineage
+from training.selectors.lineage import dataset_lineage, model_version_lineage
 from training.selectors.runs import (
     memory_estimate,
     training_run_get,
@@ -273,6 +273,37 @@ class RunResume(APIView):
     def post(self, request: Request, pk: int) -> Response:
         run = training_run_resume(run=training_run_get(pk), created_by=request.user)
         return Response(RunSerializer(training_run_get(run.pk)).data, status.HTTP_201_CREATED)
+
+
+class ModelLineage(APIView):
+    permission_classes = [VIEW]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, name: str) -> Response:
+        lineage = model_version_lineage(get_object_or_404(ModelVersion, name=name))
+        run = lineage["produced_by"]
+        return Response(
+            {
+                "model": name,
+                "parent": lineage["parent"].name if lineage["parent"] else None,
+                "dataset": lineage["dataset"].name if lineage["dataset"] else None,
+                "training_run": {"id": run.pk, "name": run.name, "method": run.method}
+                if run
+                else None,
+                "trained_from": [{"id": r.pk, "name": r.name} for r in lineage["trained_from"]],
+                "campaigns": [
+                    {
+                        "id": c.pk,
+                        "name": c.name,
+                        "role": "candidate"
+                        if c.candidate_id == lineage["model"].pk
+                        else "baseline",
+                        "status": c.status,
+                    }
+                    for c in lineage["campaigns"]
+                ],
+            }
+        )
 
 
 class MemoryEstimate(APIView):

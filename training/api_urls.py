@@ -18,5 +18,6 @@ urlpatterns = [
     path("runs/<int:pk>", api.RunDetail.as_view(), name="api-training-run"),
     path("runs/<int:pk>/cancel", api.RunCancel.as_view(), name="api-training-run-cancel"),
     path("runs/<int:pk>/resume", api.RunResume.as_view(), name="api-training-run-resume"),
+    path("models/<str:name>/lineage", api.ModelLineage.as_view(), name="api-training-lineage"),
     path("memory-estimate", api.MemoryEstimate.as_view(), name="api-training-memory"),
 ]
