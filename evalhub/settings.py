@@ -228,3 +228,5 @@ if PRODUCTION:
 # Requests in flight at once per OpenAI-compatible endpoint, and the per-attempt timeout (s).
 EVALHUB_GENERATION_CONCURRENCY = int(os.environ.get("EVALHUB_GENERATION_CONCURRENCY", 16))
 EVALHUB_GENERATION_TIMEOUT = float(os.environ.get("EVALHUB_GENERATION_TIMEOUT", 120))
+# The key a vLLM server started with --api-key expects ("EMPTY" when it has none).
+EVALHUB_GENERATION_API_KEY = os.environ.get("EVALHUB_GENERATION_API_KEY", "EMPTY")

@@ -217,11 +217,19 @@ def job_execution(job_id: int) -> Iterator[JobRun | None]:
         yield run
     except JobLeaseLost:
         logger.warning("job %s: another worker took it over; this run stops", job_id)
-    except JobCancelled:
-        _finish(job_id, run.attempt, Job.State.CANCELLED, error="Cancelled on request.")
+    except (JobCancelled, KeyboardInterrupt) as exc:
+        reason = (
+            "Cancelled on request." if isinstance(exc, JobCancelled) else "Interrupted (Ctrl-C)."
+        )
+        _finish(
+            job_id, run.attempt, Job.State.CANCELLED, error=reason, result=run.job.result or None
+        )
+        if isinstance(exc, KeyboardInterrupt):
+            raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
-        _finish(job_id, run.attempt, Job.State.FAILED, error=error)
+        # What was done so far (e.g. per-item failures) is kept: a retry resumes from it.
+        _finish(job_id, run.attempt, Job.State.FAILED, error=error, result=run.job.result or None)
         logger.exception("job %s failed", job_id)
     else:
         _finish(job_id, run.attempt, Job.State.SUCCEEDED, result=run.job.result or None)
