@@ -265,3 +265,27 @@ def test_unknown_breakdown_is_refused():
 
     with pytest.raises(InvalidInput):
         campaign_report(make_campaign(n_prompts=1), by="prompt")
+
+
+def _report_queries(campaign, by):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        campaign_report(campaign, by=by, bootstrap=False)
+    return len(queries)
+
+
+def test_report_query_count_does_not_grow_with_votes_or_labels(make_user):
+    raters = [make_user(f"qq{k}") for k in range(2)]
+    small = make_campaign(name="small", n_prompts=2)
+    add_votes(small, [[C, B], [T, C]], raters=raters)
+    label_prompts(small, [["one"], []])
+    large = make_campaign(name="large", n_prompts=20)
+    add_votes(large, [[C, B, C, X, T, C][: 2 + j % 4] for j in range(20)], judges=list("abcdef"))
+    add_votes(large, [[B, C] for _ in range(20)], raters=raters)
+    label_prompts(large, [[f"l{j}", f"l{(j + 1) % 20}", "shared"] for j in range(20)])
+    for by in (None, ("rater", "day")):
+        assert _report_queries(small, by) == _report_queries(large, by)
+    assert _report_queries(large, None) == 5
+    assert _report_queries(large, ("rater", "day")) == 9

@@ -87,3 +87,39 @@ def label_prompts(campaign: Campaign, names_per_prompt: Sequence[Sequence[str]])
     prompts = list(campaign.prompts.order_by("id"))
     for prompt, names in zip(prompts, names_per_prompt, strict=False):
         prompt.labels.add(*[Label.objects.get_or_create(name=name)[0] for name in names])
+
+
+def campaign_between(baseline, candidate, name: str, n_prompts: int) -> Campaign:
+    """An open campaign of ``candidate`` against ``baseline`` over fresh prompts with outputs."""
+    from evalhub.models import Output, Prompt
+    from evalhub.services.campaigns import campaign_create, campaign_open
+
+    prompts = []
+    for j in range(n_prompts):
+        prompt = Prompt.objects.create(instruction=f"{name}: customer question {j}")
+        Output.objects.create(prompt=prompt, model_version=baseline, text=f"Baseline answer {j}")
+        Output.objects.create(prompt=prompt, model_version=candidate, text=f"Candidate answer {j}")
+        prompts.append(prompt)
+    campaign = campaign_create(name=name, baseline=baseline, candidate=candidate, prompts=prompts)
+    campaign_open(campaign=campaign)
+    return campaign
+
+
+def random_plan(
+    rng: np.random.Generator, n_prompts: int, votes: int, support: float, tie_rate: float = 0.12
+) -> list[list[str]]:
+    """Outcomes for ``votes`` votes per prompt; prompts vary around ``support`` (clustered)."""
+    plan = []
+    for _ in range(n_prompts):
+        p = float(np.clip(rng.normal(support, 0.12), 0.02, 0.98))
+        row = []
+        for _ in range(votes):
+            u = rng.random()
+            if u < tie_rate:
+                row.append("tie")
+            elif u < tie_rate + 0.03:
+                row.append("both_bad")
+            else:
+                row.append("candidate" if rng.random() < p else "baseline")
+        plan.append(row)
+    return plan

@@ -6,4 +6,5 @@ from evalhub.views import dashboard
 
 urlpatterns = [
     path("", dashboard.campaign_list, name="dashboard"),
+    path("<int:pk>/", dashboard.campaign_detail, name="dashboard-campaign"),
 ]

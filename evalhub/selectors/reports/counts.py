@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Least, TruncDate
 
-from evalhub.models import Vote
+from evalhub.models import Prompt, Vote
 from evalhub.models.campaigns import Choice, Outcome, Side
 from evalhub.stats._arrays import IntArray
 
@@ -30,9 +30,22 @@ TIME_BUCKET_MS = 1000  # resolution of the per-rater time histogram (median time
 TIME_CAP_S = 3600  # longer times (a tab left open) fall into the last bucket
 
 
+def superseded_vote_ids() -> QuerySet[Vote]:
+    return Vote.objects.filter(supersedes__isnull=False).values("supersedes_id")
+
+
 def live_votes(campaign_ids: Sequence[int], *, include_simulated: bool = True) -> QuerySet[Vote]:
-    """Votes that count: not superseded by a correction (and not simulated, when asked)."""
-    votes = Vote.objects.filter(campaign_id__in=list(campaign_ids), superseded_by__isnull=True)
+    """Votes that count: not superseded by a correction (and not simulated, when asked).
+
+    The same rows as ``superseded_by__isnull=True``, written as ``NOT IN (ids that a correction
+    supersedes)``: Django compiles the reverse one-to-one test to ``LEFT JOIN ... WHERE id IS
+    NULL``, which PostgreSQL neither turns into an anti-join nor estimates (it assumes 1 row), so
+    joins over it became nested loops (minutes on 100k votes). The NOT IN list comes from the
+    unique index on ``supersedes_id`` and is hashed once.
+    """
+    votes = Vote.objects.filter(campaign_id__in=list(campaign_ids)).exclude(
+        pk__in=superseded_vote_ids()
+    )
     if not include_simulated:
         votes = votes.filter(is_simulated=False)
     return votes.order_by()
@@ -43,6 +56,18 @@ def _outcome_counts() -> dict[str, Count]:
         name: Count("pk", filter=Q(outcome=outcome))
         for name, outcome in zip(OUTCOME_COLUMNS, Outcome.values, strict=True)
     }
+
+
+def _rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """Rows of a ``values_list().annotate()`` query without Django's per-cell converters.
+
+    Both drivers return the ids and counts as ints already; the converters only cost time
+    (about 1 s per 100,000 groups of nine counts). The query itself is still built by the ORM.
+    """
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
 
 def _int_matrix(rows: list[tuple[Any, ...]], start: int, width: int) -> IntArray:
@@ -62,7 +87,8 @@ class VoteGroups:
     campaign_id: IntArray
     prompt_id: IntArray
     item_id: IntArray
-    channel: tuple[str, ...]
+    channel: IntArray  # index into ``channels``
+    channels: tuple[str, ...]  # distinct channel names, sorted
     counts: IntArray  # (groups, 4): W, L, T, B
     ft_left: IntArray  # (groups, 2): W, L among pairwise votes with the candidate shown left
     ft_right: IntArray  # (groups, 2): the same with the candidate shown right
@@ -82,18 +108,21 @@ def vote_groups(campaign_ids: Sequence[int], *, include_simulated: bool = True) 
         for side in (Side.LEFT, Side.RIGHT)
         for outcome in DECISIVE
     }
-    rows = list(
+    rows = _rows(
         live_votes(campaign_ids, include_simulated=include_simulated)
         .values_list("campaign_id", "prompt_id", "comparison_id", "channel")
         .annotate(**_outcome_counts(), **sided, simulated=Count("pk", filter=Q(is_simulated=True)))
     )
     ids = _int_matrix([(c, p, -p if i is None else i) for c, p, i, *_ in rows], 0, 3)
     numbers = _int_matrix(rows, 4, 9)
+    channels = sorted({row[3] for row in rows})
+    code = {name: i for i, name in enumerate(channels)}
     return VoteGroups(
         campaign_id=ids[:, 0],
         prompt_id=ids[:, 1],
         item_id=ids[:, 2],
-        channel=tuple(row[3] for row in rows),
+        channel=np.fromiter((code[row[3]] for row in rows), dtype=np.int64, count=len(rows)),
+        channels=tuple(channels),
         counts=numbers[:, 0:4],
         ft_left=numbers[:, 4:6],
         ft_right=numbers[:, 6:8],
@@ -110,15 +139,39 @@ class LabelGroups:
     counts: IntArray  # (groups, 4)
 
 
-def label_groups(campaign_id: int, *, include_simulated: bool = True) -> LabelGroups:
-    rows = list(
-        live_votes([campaign_id], include_simulated=include_simulated)
-        .filter(prompt__labels__isnull=False)
-        .values_list("prompt__labels", "prompt_id")
-        .annotate(**_outcome_counts())
+def prompt_label_links(campaign_id: int) -> tuple[IntArray, IntArray]:
+    """(prompt id, label id) for each label of each prompt voted on in the campaign.
+
+    Not filtered for superseded votes: a prompt left without live votes finds no counts in
+    ``label_groups`` and drops out, and the semi-join then reads only the (campaign, prompt,
+    outcome) index of the votes.
+    """
+    voted = Vote.objects.filter(campaign_id=campaign_id).values("prompt_id")
+    through = Prompt.labels.through
+    rows = _rows(
+        through.objects.filter(prompt_id__in=voted).order_by().values_list("prompt_id", "label_id")
     )
-    ids = _int_matrix(rows, 0, 2)
-    return LabelGroups(ids[:, 0], ids[:, 1], _int_matrix(rows, 2, 4))
+    links = _int_matrix(rows, 0, 2)
+    return links[:, 0], links[:, 1]
+
+
+def label_groups(
+    prompt_ids: IntArray, per_prompt: IntArray, links: tuple[IntArray, IntArray]
+) -> LabelGroups:
+    """Per (label, prompt) counts: each label gets the database's per-prompt counts of its prompts.
+
+    The votes were counted per prompt in the database (``vote_groups``); a label is a property of
+    a prompt, so its counts are a gather over those rows (the same numbers as grouping the votes
+    by label in SQL, without a second pass over the votes: 2-3x faster at a million votes).
+    ``prompt_ids`` must be sorted (as ``group_sums`` returns them).
+    """
+    link_prompt, link_label = links
+    if prompt_ids.size == 0 or link_prompt.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return LabelGroups(empty, empty, np.zeros((0, 4), dtype=np.int64))
+    position = np.minimum(np.searchsorted(prompt_ids, link_prompt), prompt_ids.size - 1)
+    voted = prompt_ids[position] == link_prompt
+    return LabelGroups(link_label[voted], link_prompt[voted], per_prompt[position[voted]])
 
 
 @dataclass(frozen=True)
@@ -134,7 +187,7 @@ class RaterGroups:
 
 def rater_groups(campaign_id: int, *, include_simulated: bool = True) -> RaterGroups:
     pairwise_pick = Q(kind=Vote.Kind.PAIRWISE, choice__in=[Choice.LEFT, Choice.RIGHT])
-    rows = list(
+    rows = _rows(
         live_votes([campaign_id], include_simulated=include_simulated)
         .values_list("rater_id", "judge")
         .annotate(
@@ -159,7 +212,7 @@ def rater_time_histogram(
 ) -> list[tuple[int | None, str, int, int]]:
     """(rater id, judge, whole seconds taken, votes): enough for a median per rater."""
     bucket = Least(F("time_taken_ms") / TIME_BUCKET_MS, Value(TIME_CAP_S))
-    return list(
+    return _rows(
         live_votes([campaign_id], include_simulated=include_simulated)
         .filter(time_taken_ms__isnull=False)
         .values_list("rater_id", "judge", bucket)
@@ -237,12 +290,9 @@ class PairCells:
 
 def model_pair_cells(model_ids: Iterable[int]) -> PairCells:
     ids = list(model_ids)
-    rows = list(
-        Vote.objects.filter(
-            superseded_by__isnull=True,
-            campaign__candidate_id__in=ids,
-            campaign__baseline_id__in=ids,
-        )
+    rows = _rows(
+        Vote.objects.filter(campaign__candidate_id__in=ids, campaign__baseline_id__in=ids)
+        .exclude(pk__in=superseded_vote_ids())
         .order_by()
         .values_list("campaign__candidate_id", "campaign__baseline_id")
         .annotate(**_outcome_counts())
@@ -252,12 +302,25 @@ def model_pair_cells(model_ids: Iterable[int]) -> PairCells:
 
 
 def group_sums(keys: Sequence[IntArray], values: IntArray) -> tuple[list[IntArray], IntArray]:
-    """Sum the rows of ``values`` (n, k) over equal key tuples: (unique key columns, sums)."""
+    """Sum the rows of ``values`` (n, k) over equal key tuples: (unique key columns, sums).
+
+    Key columns are encoded into one int64 code (mixed radix over each column's distinct
+    values), so this is a 1-D ``np.unique`` plus ``np.add.at``: linear-log in the rows.
+    """
     width = values.shape[1]
     if not keys or keys[0].size == 0:
         return [np.zeros(0, dtype=np.int64) for _ in keys], np.zeros((0, width), dtype=np.int64)
-    unique, inverse = np.unique(np.column_stack(keys), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    sums = np.zeros((len(unique), width), dtype=np.int64)
-    np.add.at(sums, inverse, values)
-    return [unique[:, i] for i in range(unique.shape[1])], sums
+    code = np.zeros(keys[0].size, dtype=np.int64)
+    levels = []
+    for column in keys:
+        distinct, inverse = np.unique(column, return_inverse=True)
+        code = code * distinct.size + inverse.ravel()
+        levels.append(distinct)
+    unique_code, inverse = np.unique(code, return_inverse=True)
+    sums = np.zeros((unique_code.size, width), dtype=np.int64)
+    np.add.at(sums, inverse.ravel(), values)
+    columns = []
+    for distinct in reversed(levels):
+        columns.append(distinct[unique_code % distinct.size])
+        unique_code = unique_code // distinct.size
+    return columns[::-1], sums

@@ -10,6 +10,7 @@ check the two agree slice by slice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,7 +131,9 @@ def _rows(
 
 
 def _log10_p(wins: int, losses: int, p_value: float) -> float:
-    return float(log10_sign_test_p_value(wins, losses, p_value))
+    if p_value > 0.0:
+        return min(0.0, math.log10(p_value))
+    return float(log10_sign_test_p_value(wins, losses, p_value))  # underflow: log space
 
 
 def by_evidence(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
