@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from evalhub.models import (
     Assignment,
+    AuditEvent,
     Campaign,
     Comparison,
     IdempotencyRecord,
@@ -21,6 +23,7 @@ from evalhub.models import (
     Prompt,
     Vote,
 )
+from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.campaigns import campaign_close, campaign_open
 from evalhub.services.errors import ServiceError
 from evalhub.services.jobs import job_cancel, job_retry
@@ -43,6 +46,25 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ["method", "backend"]
     search_fields = ["name", "served_name", "path"]
     raw_id_fields = ["parent"]
+
+    # Every change made here lands in the audit trail, in the same transaction.
+    def save_model(self, request: HttpRequest, obj: ModelVersion, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            before = _stored_snapshot(obj) if change else {}
+            super().save_model(request, obj, form, change)
+            action = "modelversion.change" if change else "modelversion.create"
+            audit_record(action=action, obj=obj, before=before, after=audit_snapshot(obj))
+
+    def delete_model(self, request: HttpRequest, obj: ModelVersion) -> None:
+        with transaction.atomic():
+            _audit_delete(obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                _audit_delete(obj)
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Label)
@@ -89,6 +111,25 @@ class CampaignAdmin(admin.ModelAdmin):
     raw_id_fields = ["prompts"]
     readonly_fields = ["status", "created_at", "opened_at", "closed_at", "created_by"]
     actions = ["open_campaigns", "close_campaigns"]
+
+    # Edits made here land in the audit trail: the fields in save_model, the rater pool and
+    # the prompt count in save_related (many-to-many fields are saved after the row).
+    def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            before = _stored_snapshot(obj) if change else {}
+            form._audit_before_m2m = _campaign_members(obj) if change else {}
+            super().save_model(request, obj, form, change)
+            action = "campaign.change" if change else "campaign.create"
+            audit_record(action=action, obj=obj, before=before, after=audit_snapshot(obj))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            before, after = getattr(form, "_audit_before_m2m", {}), _campaign_members(form.instance)
+            if change and before != after:
+                audit_record(
+                    action="campaign.change", obj=form.instance, before=before, after=after
+                )
 
     @admin.action(description="Open (build comparisons)")
     def open_campaigns(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
@@ -185,3 +226,34 @@ class JobAdmin(ReadOnlyAdmin):
                 job_retry(job=job)
             except ServiceError as exc:
                 self.message_user(request, f"job {job.pk}: {exc}", messages.ERROR)
+
+
+def _stored_snapshot(obj: Any) -> dict[str, Any]:
+    """The row as it is in the database before this save (the form already changed ``obj``)."""
+    stored = type(obj).objects.filter(pk=obj.pk).first()
+    return audit_snapshot(stored) if stored is not None else {}
+
+
+def _audit_delete(obj: Any) -> None:
+    action = f"{obj._meta.model_name}.delete"
+    audit_record(action=action, obj=obj, before=audit_snapshot(obj), after={})
+
+
+def _campaign_members(campaign: Campaign) -> dict[str, Any]:
+    if campaign.pk is None:
+        return {}
+    raters = sorted(campaign.raters.values_list("username", flat=True))
+    return {"raters": raters, "n_prompts": campaign.prompts.count()}
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail: read-only for everyone, the superuser included."""
+
+    list_display = ["created_at", "actor_name", "via", "action", "object_type", "object_id"]
+    list_filter = ["via", "action", "object_type"]
+    search_fields = ["actor_name", "object_id", "object_repr", "note"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in AuditEvent._meta.fields]

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served locally (offline, CSP)
     "django_tasks",
     "django_tasks_db",
     "evalhub.apps.EvalhubConfig",
@@ -73,11 +74,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "evalhub.middleware.ContentSecurityPolicyMiddleware",
+    "evalhub.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "evalhub.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -181,7 +185,19 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# Content-Security-Policy of every HTML page (evalhub.middleware): scripts only from our static
+# files (no inline script; data goes to scripts through json_script), no framing, no plugins.
+EVALHUB_CSP = os.environ.get(
+    "EVALHUB_CSP",
+    "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'",
+)
 
 # --- Cache (permissions of hot API paths, rate limits) ---------------------------------------
 # Per-process memory by default; with several processes or hosts set REDIS_URL so a role

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 
 from evalhub.api.permissions import HasPerm
 from evalhub.models import Campaign, ModelVersion, Prompt
+from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.campaigns import campaign_close, campaign_create, campaign_open
 
 MANAGE = HasPerm.of("evalhub.manage_campaign")
@@ -84,6 +86,11 @@ class ModelVersionListCreate(generics.ListCreateAPIView):
     permission_classes = [MANAGE]
     serializer_class = ModelVersionSerializer
     queryset = ModelVersion.objects.select_related("parent").order_by("name")
+
+    def perform_create(self, serializer: ModelVersionSerializer) -> None:
+        with transaction.atomic():
+            model = serializer.save()
+            audit_record(action="modelversion.create", obj=model, after=audit_snapshot(model))
 
 
 class PromptList(generics.ListAPIView):

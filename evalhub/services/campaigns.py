@@ -10,8 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from evalhub.models import Campaign, Comparison, ModelVersion, Output, Prompt
+from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.errors import Conflict, InvalidInput
 
+LIFECYCLE_FIELDS = ("status", "opened_at", "closed_at")
 OPENABLE_FROM = {Campaign.Status.DRAFT, Campaign.Status.GENERATING, Campaign.Status.CLOSED}
 
 
@@ -78,6 +80,13 @@ def campaign_create(
             campaign.prompts.set(prompts)
         if raters is not None:
             campaign.raters.set(raters)
+        audit_record(
+            action="campaign.create",
+            obj=campaign,
+            after=audit_snapshot(campaign),
+            note=f"{campaign.prompts.count()} prompts, {campaign.raters.count()} raters in the pool",
+            actor=created_by,
+        )
     return campaign
 
 
@@ -144,10 +153,19 @@ def campaign_open(
                     )
                 )
         Comparison.objects.bulk_create(new, batch_size=2000)
+        before = audit_snapshot(locked, LIFECYCLE_FIELDS)
         locked.status = Campaign.Status.OPEN
         locked.opened_at = locked.opened_at or timezone.now()
         locked.closed_at = None
         locked.save(update_fields=["status", "opened_at", "closed_at"])
+        audit_record(
+            action="campaign.open",
+            obj=locked,
+            before=before,
+            after=audit_snapshot(locked, LIFECYCLE_FIELDS),
+            note=f"{len(new)} comparisons created, {len(existing) + len(new)} in all, "
+            f"{len(missing)} prompts missing an output",
+        )
     for name in ("status", "opened_at", "closed_at"):
         setattr(campaign, name, getattr(locked, name))
     return CampaignOpenResult(
@@ -163,9 +181,16 @@ def campaign_close(*, campaign: Campaign) -> Campaign:
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status == Campaign.Status.CLOSED:
             raise Conflict(f"Campaign {locked.name!r} is already closed.")
+        before = audit_snapshot(locked, LIFECYCLE_FIELDS)
         locked.status = Campaign.Status.CLOSED
         locked.closed_at = timezone.now()
         locked.save(update_fields=["status", "closed_at"])
+        audit_record(
+            action="campaign.close",
+            obj=locked,
+            before=before,
+            after=audit_snapshot(locked, LIFECYCLE_FIELDS),
+        )
     campaign.status, campaign.closed_at = locked.status, locked.closed_at
     return campaign
 

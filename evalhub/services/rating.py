@@ -21,6 +21,7 @@ from django.utils import timezone
 from evalhub.models import Assignment, Campaign, Comparison, Vote
 from evalhub.models.campaigns import Choice, Outcome, Side
 from evalhub.roles import has_perm_cached
+from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 
 # Expired reservations are swept at most this often per process while the queue still has work
@@ -312,7 +313,7 @@ def vote_correct(
         current = Vote.objects.select_for_update().get(pk=vote.pk)
         if Vote.objects.filter(supersedes=current).exists():
             raise Conflict("This vote was already corrected; correct the newest record.")
-        return Vote.objects.create(
+        correction = Vote.objects.create(
             campaign_id=current.campaign_id,
             comparison_id=current.comparison_id,
             prompt_id=current.prompt_id,
@@ -329,3 +330,13 @@ def vote_correct(
             corrected_by=corrected_by,
             is_simulated=current.is_simulated,
         )
+        fields = ("choice", "outcome", "reason")
+        audit_record(
+            action="vote.correct",
+            obj=correction,
+            before={"vote_id": current.pk, **audit_snapshot(current, fields)},
+            after={"vote_id": correction.pk, **audit_snapshot(correction, fields)},
+            note=f"vote {current.pk} superseded by vote {correction.pk}",
+            actor=corrected_by,
+        )
+        return correction

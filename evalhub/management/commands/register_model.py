@@ -6,10 +6,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
 
 from evalhub.management.commands._base import ServiceCommand
 from evalhub.models import ModelVersion
 from evalhub.selectors.campaigns import model_version_get_by_name
+from evalhub.services.audit import audit_record, audit_snapshot
 
 
 class Command(ServiceCommand):
@@ -53,5 +55,7 @@ class Command(ServiceCommand):
             raise CommandError(
                 "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
             ) from exc
-        model.save()
+        with transaction.atomic():
+            model.save()
+            audit_record(action="modelversion.create", obj=model, after=audit_snapshot(model))
         self.stdout.write(f"registered model version {model.name} (id {model.pk})")
