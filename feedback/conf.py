@@ -2,6 +2,8 @@
 
 - ``FEEDBACK_WORKBENCH_TIMEOUT_S`` (default 8): hard limit on generating the 4 suggestions
   (both models are asked at once; past it the agent is told generation is down).
+- ``FEEDBACK_WORKBENCH_INLINE_WAIT_S`` (default 1.5): how long opening a conversation waits for
+  its suggestions to put them in the page itself; slower ones arrive through the page's script.
 - ``FEEDBACK_WORKBENCH_CLAIM_MINUTES`` (default 30): how long an opened conversation stays with
   the agent who opened it before another agent may take it over.
 - ``FEEDBACK_ALLOWED_ORIGINS`` (comma-separated, default none): web origins whose pages may send
@@ -27,6 +29,10 @@ def _setting(name: str, default: Any) -> Any:
 
 def workbench_timeout_s() -> float:
     return float(_setting("FEEDBACK_WORKBENCH_TIMEOUT_S", 8.0))
+
+
+def workbench_inline_wait_s() -> float:
+    return float(_setting("FEEDBACK_WORKBENCH_INLINE_WAIT_S", 1.5))
 
 
 def workbench_claim_minutes() -> float:

@@ -65,6 +65,46 @@ def test_greedy_settings_become_sampled_and_both_models_share_them(workbench, ag
     assert sent == [(0.7, 64, None)] * 2
 
 
+def warm_up(client, workbench) -> None:
+    """Open and finish one conversation: the first call in a process imports the HTTP client."""
+    conversation = push_conversations(workbench, 1, prefix="warm")[0]
+    body = client.get(f"/workbench/c/{conversation.public_id}/").content.decode()
+    token = re.search(r'name="token" value="([^"]+)"', body).group(1)
+    client.post(f"/workbench/c/{conversation.public_id}/suggestions", {"token": token})
+
+
+def test_suggestions_ready_within_a_moment_come_in_the_page(client, workbench, agent, loopback):
+    second = push_conversations(workbench, 1)[0]
+    client.force_login(agent)
+    warm_up(client, workbench)
+    loopback.latency_s = 0.2
+    body = client.get(f"/workbench/c/{second.public_id}/").content.decode()
+    assert body.count('class="wb-card"') == 4 and "Writing suggestions" not in body
+
+
+@override_settings(FEEDBACK_WORKBENCH_INLINE_WAIT_S=0.05)
+def test_the_page_shows_at_once_and_its_script_picks_up_the_same_generation(
+    client, workbench, agent, loopback
+):
+    conversation = push_conversations(workbench, 1)[0]
+    client.force_login(agent)
+    warm_up(client, workbench)
+    loopback.reset_stats()
+    loopback.latency_s = 0.5
+    started = time.perf_counter()
+    page = client.get(f"/workbench/c/{conversation.public_id}/")
+    assert time.perf_counter() - started < 0.45
+    body = page.content.decode()
+    assert "Writing suggestions" in body and 'class="wb-card"' not in body
+    answer = client.post(
+        f"/workbench/c/{conversation.public_id}/suggestions",
+        {"token": re.search(r'name="token" value="([^"]+)"', body).group(1)},
+        HTTP_ACCEPT="application/json",
+    )
+    assert answer.json()["status"] == "ready"
+    assert loopback.chat_requests == 2  # the generation the page started, not a second one
+
+
 @override_settings(FEEDBACK_WORKBENCH_TIMEOUT_S=0.4)
 def test_slow_generation_hits_the_hard_limit_and_the_agent_can_still_reply(
     client, workbench, agent, loopback

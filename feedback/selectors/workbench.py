@@ -4,6 +4,7 @@ only by their slot (1-4) and text. Missing and not-yours look the same (NotFound
 
 from __future__ import annotations
 
+import html
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from evalhub.markdown import render_markdown
 from evalhub.models import Campaign
@@ -87,7 +89,9 @@ def queue_for_agent(
 
 
 def _preview(messages: list[dict[str, str]]) -> str:
-    text = " ".join(messages[-1]["text"].split()) if messages else ""
+    """The customer's last words as plain text (markdown rendered, then tags dropped)."""
+    last = messages[-1]["text"] if messages else ""
+    text = " ".join(html.unescape(strip_tags(render_markdown(last))).split())
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
@@ -107,7 +111,10 @@ def conversation_get_for_agent(*, agent: AbstractBaseUser, public_id: Any) -> Co
     except ValueError:
         key = None
     conversation = (
-        _agent_conversations(agent).select_related("campaign").filter(public_id=key).first()
+        _agent_conversations(agent)
+        .select_related("prompt", "campaign__baseline__parent", "campaign__candidate__parent")
+        .filter(public_id=key)
+        .first()
         if key is not None and has_perm_cached(agent, USE_WORKBENCH)
         else None
     )
@@ -147,7 +154,9 @@ def conversation_blind_payload(*, conversation: Conversation) -> dict[str, Any]:
 
 def turn_blind_payload(*, turn: WorkbenchTurn) -> dict[str, Any]:
     """The suggestions as shown: slot and text only, in slot order."""
-    suggestions = sorted(turn.suggestions.all(), key=lambda s: s.slot)
+    prefetched = getattr(turn, "_prefetched_objects_cache", {}).get("suggestions")
+    rows = prefetched if prefetched is not None else turn.suggestions.select_related("output")
+    suggestions = sorted(rows, key=lambda s: s.slot)
     return {
         "token": turn.token,
         "status": turn.status,

@@ -3,8 +3,9 @@
 - ``workbench_turn_open``: the agent claims the conversation (for
   ``FEEDBACK_WORKBENCH_CLAIM_MINUTES``); reopening it gives the same turn back.
 - ``workbench_suggestions_ensure``: generates the suggestions once (no transaction is held
-  while the models write), lays them out in one of the 6 layouts of 2 + 2 at random, and stores
-  the layout. A failure is stored on the turn; the agent can still write their own reply.
+  while the models write; a generation already under way for the turn in this process is
+  picked up), lays them out in one of the 6 layouts of 2 + 2 at random, and stores the layout.
+  A failure is stored on the turn; the agent can still write their own reply.
 - ``workbench_reply_send``: records the pick (slot, source, final text, edit distance, time to
   pick), marks the conversation sent with its reply, and records the pick as an evalhub vote of
   kind ``workbench`` (candidate / baseline, or both_bad for "none usable"). A reply sent when no
@@ -13,7 +14,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import time
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,13 +25,22 @@ from django.utils import timezone
 
 from evalhub.models import Campaign, Output, Vote
 from evalhub.models.campaigns import Outcome
+from evalhub.models.prompts import params_hash
 from evalhub.roles import has_perm_cached
 from evalhub.services.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from evalhub.services.votes import vote_record_signal
 from feedback import conf
 from feedback.models import Conversation, WorkbenchSuggestion, WorkbenchTurn
 from feedback.models.common import Source
-from feedback.services.suggestions import GenerationUnavailable, suggestions_generate
+from feedback.services.suggestions import (
+    GenerationUnavailable,
+    SideSuggestions,
+    in_flight_drop,
+    in_flight_get,
+    in_flight_put,
+    suggestions_collect,
+    suggestions_start,
+)
 from feedback.textdiff import levenshtein
 
 USE_WORKBENCH = "evalhub.use_workbench"
@@ -65,8 +77,11 @@ def workbench_turn_open(
     *, conversation: Conversation, agent: AbstractBaseUser, now: datetime | None = None
 ) -> WorkbenchTurn:
     """The agent's live turn on this conversation, claiming it when nobody else holds it."""
-    now = now or timezone.now()
     _check_open(conversation, agent)
+    return _claim(conversation, agent, now or timezone.now())
+
+
+def _claim(conversation: Conversation, agent: AbstractBaseUser, now: datetime) -> WorkbenchTurn:
     stale_before = now - timedelta(minutes=conf.workbench_claim_minutes())
     with transaction.atomic():
         Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
@@ -79,6 +94,45 @@ def workbench_turn_open(
             live.status = WorkbenchTurn.Status.RELEASED
             live.save(update_fields=["status"])
         return WorkbenchTurn.objects.create(conversation=conversation, agent=agent, opened_at=now)
+
+
+def _needs_generation(conversation: Conversation, agent: AbstractBaseUser, now: datetime) -> bool:
+    """Will this agent's turn need suggestions generated now? (A peek, without locks.)"""
+    live = conversation.turns.filter(status__in=WorkbenchTurn.LIVE).first()
+    if live is None:
+        return True
+    if live.agent_id != agent.pk:
+        return live.opened_at <= now - timedelta(minutes=conf.workbench_claim_minutes())
+    return live.status == WorkbenchTurn.Status.GENERATING and in_flight_get(live.pk) is None
+
+
+def workbench_conversation_open(
+    *,
+    conversation: Conversation,
+    agent: AbstractBaseUser,
+    wait_s: float = 0.0,
+    now: datetime | None = None,
+) -> WorkbenchTurn:
+    """Open a conversation for an agent: claim it and get its suggestions under way, waiting up
+    to ``wait_s`` for them (the page then shows them in itself).
+
+    The models are asked before the claim is written, so the claim and the page's other work
+    overlap the generation instead of adding to it. ``conversation`` must come with its prompt
+    and its campaign's models (``conversation_get_for_agent`` loads them).
+    """
+    now = now or timezone.now()
+    _check_open(conversation, agent)
+    pending = None
+    if _needs_generation(conversation, agent, now):
+        pending = suggestions_start(campaign=conversation.campaign, prompt=conversation.prompt)
+    turn = _claim(conversation, agent, now)  # a refused claim leaves the generation unused
+    if turn.status != WorkbenchTurn.Status.GENERATING:
+        return turn
+    if pending is not None and in_flight_get(turn.pk) is None:
+        in_flight_put(turn.pk, pending, timeout_s=conf.workbench_timeout_s())
+    with contextlib.suppress(GenerationUnavailable):  # stored on the turn: the page says so
+        turn = workbench_suggestions_ensure(turn=turn, wait_s=wait_s, now=now)
+    return turn
 
 
 def _random_layout() -> list[tuple[str, int]]:
@@ -96,56 +150,84 @@ def _random_layout() -> list[tuple[str, int]]:
 
 
 def workbench_suggestions_ensure(
-    *, turn: WorkbenchTurn, now: datetime | None = None
+    *, turn: WorkbenchTurn, now: datetime | None = None, wait_s: float | None = None
 ) -> WorkbenchTurn:
-    """Generate and store the turn's 4 suggestions unless it has them (see module docstring)."""
+    """Generate and store the turn's 4 suggestions unless it has them (see module docstring).
+
+    With ``wait_s``, give up waiting after that long and return the turn still generating (the
+    generation goes on; the next call in this process picks it up).
+    """
     if turn.status == WorkbenchTurn.Status.READY:
         return turn
     if turn.status not in (WorkbenchTurn.Status.GENERATING, WorkbenchTurn.Status.FAILED):
         raise Conflict(f"This turn is {turn.status}.", code=turn.status)
-    conversation = turn.conversation
-    campaign = Campaign.objects.select_related("baseline__parent", "candidate__parent").get(
-        pk=conversation.campaign_id
-    )
-    started = timezone.now()
+    timeout_s = conf.workbench_timeout_s()
+    pending = in_flight_get(turn.pk)
+    if pending is None:
+        conversation = Conversation.objects.select_related(
+            "prompt", "campaign__baseline__parent", "campaign__candidate__parent"
+        ).get(pk=turn.conversation_id)
+        pending = suggestions_start(campaign=conversation.campaign, prompt=conversation.prompt)
+        in_flight_put(turn.pk, pending, timeout_s=timeout_s)
     try:
-        by_side = suggestions_generate(
-            campaign=campaign, prompt=conversation.prompt, timeout_s=conf.workbench_timeout_s()
-        )
+        by_side = suggestions_collect(pending, timeout_s=timeout_s, wait_s=wait_s)
     except GenerationUnavailable as error:
+        in_flight_drop(turn.pk)
         WorkbenchTurn.objects.filter(pk=turn.pk, status__in=WorkbenchTurn.LIVE).update(
             status=WorkbenchTurn.Status.FAILED, error=error.reason[:2000]
         )
         turn.refresh_from_db()
         raise
-    now = now or timezone.now()
+    if by_side is None:
+        return turn
+    in_flight_drop(turn.pk)
+    return _store_suggestions(turn, by_side, pending.started, now or timezone.now())
+
+
+def _store_suggestions(
+    turn: WorkbenchTurn, by_side: dict[str, SideSuggestions], started: float, now: datetime
+) -> WorkbenchTurn:
     with transaction.atomic():
-        locked = WorkbenchTurn.objects.select_for_update().get(pk=turn.pk)
+        locked = (
+            WorkbenchTurn.objects.select_for_update(of=("self",))
+            .select_related("conversation__campaign")
+            .get(pk=turn.pk)
+        )
         if locked.status not in (WorkbenchTurn.Status.GENERATING, WorkbenchTurn.Status.FAILED):
             return locked  # a concurrent request stored its suggestions first
-        layout = _random_layout()
+        campaign = locked.conversation.campaign
         versions = {Source.BASELINE: campaign.baseline_id, Source.CANDIDATE: campaign.candidate_id}
-        for slot, (source, sample) in enumerate(layout, start=1):
+        layout = _random_layout()
+        outputs = []
+        for source, sample in layout:
             made = by_side[source]
             completion = made.completions[sample]
-            output = Output.objects.create(
-                prompt_id=conversation.prompt_id,
-                model_version_id=versions[source],
-                text=completion.text,
-                sample_index=sample,
-                params={**made.params, "workbench_turn": locked.pk},
-                latency_ms=made.latency_ms,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                finish_reason=completion.finish_reason[:32],
-                origin=Output.Origin.GENERATED,
+            params = {**made.params, "workbench_turn": locked.pk}
+            outputs.append(
+                Output(
+                    prompt_id=locked.conversation.prompt_id,
+                    model_version_id=versions[source],
+                    text=completion.text,
+                    sample_index=sample,
+                    params=params,
+                    params_hash=params_hash(params),
+                    latency_ms=made.latency_ms,
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                    finish_reason=completion.finish_reason[:32],
+                    origin=Output.Origin.GENERATED,
+                )
             )
-            WorkbenchSuggestion.objects.create(turn=locked, slot=slot, source=source, output=output)
+        Output.objects.bulk_create(outputs)
+        WorkbenchSuggestion.objects.bulk_create(
+            WorkbenchSuggestion(turn=locked, slot=slot, source=source, output=output)
+            for slot, ((source, _), output) in enumerate(zip(layout, outputs, strict=True), 1)
+        )
         locked.layout = "".join(source[0] for source, _ in layout)
         locked.status = WorkbenchTurn.Status.READY
         locked.error = ""
         locked.shown_at = now
-        locked.generation_ms = (now - started).total_seconds() * 1000
+        locked.generation_ms = (time.monotonic() - started) * 1000
         locked.save(update_fields=["layout", "status", "error", "shown_at", "generation_ms"])
     return locked
 

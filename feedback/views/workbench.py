@@ -1,8 +1,9 @@
 """The agent's pages: the queue, one conversation with its 4 suggestions, and sending a reply.
 
-Opening a conversation claims it for the agent and shows it at once; the suggestions arrive in
-one piece from ``POST .../suggestions`` (the page's script asks for them; without JavaScript a
-button does the same and reloads the page). After a reply is sent the next conversation in the
+Opening a conversation claims it for the agent and asks both models at once. The page waits a
+moment (``FEEDBACK_WORKBENCH_INLINE_WAIT_S``) to show the 4 suggestions in itself; when they take
+longer it shows the conversation at once and its script fetches the suggestions in one piece
+from ``POST .../suggestions`` (without JavaScript a button does the same and reloads the page). After a reply is sent the next conversation in the
 queue opens, so an agent can work through the queue from the keyboard.
 
 Everything an agent sees comes from ``feedback.selectors.workbench`` (blind) and is rendered as
@@ -21,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from evalhub.services.errors import ServiceError
+from feedback import conf
 from feedback.models import Conversation, WorkbenchTurn
 from feedback.selectors.workbench import (
     conversation_blind_payload,
@@ -32,9 +34,9 @@ from feedback.selectors.workbench import (
 )
 from feedback.services.workbench import (
     USE_WORKBENCH,
+    workbench_conversation_open,
     workbench_reply_send,
     workbench_suggestions_ensure,
-    workbench_turn_open,
 )
 from feedback.views.common import error_page, role_required
 
@@ -118,8 +120,10 @@ def conversation_page(request: HttpRequest, public_id: str) -> HttpResponse:
             return render(
                 request, "feedback/workbench_conversation.html", _page_context(conversation, None)
             )
-        turn = workbench_turn_open(conversation=conversation, agent=request.user)
-        turn = turn_get_for_agent(agent=request.user, conversation=conversation)
+        wait_s = min(conf.workbench_inline_wait_s(), conf.workbench_timeout_s())
+        turn = workbench_conversation_open(
+            conversation=conversation, agent=request.user, wait_s=wait_s
+        )
     except ServiceError as error:
         return _service_error_page(request, error)
     context = _page_context(conversation, turn)
