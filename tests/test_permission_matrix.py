@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.db import transaction
@@ -214,7 +215,7 @@ def fill(route: Route, world: dict[str, Any]) -> str:
         "public_id": world["conversation"] or "no-such-conversation",
         "fmt": "trl",
         "split": "train",
-        "name": model.name,
+        "name": world.get("model_name", model.name),
         "content_type_id": 1,
         "object_id": 1,
     }
@@ -235,7 +236,7 @@ def fill(route: Route, world: dict[str, Any]) -> str:
     by_kind.setdefault("pk", campaign.pk)
 
     def value(found: re.Match[str]) -> str:
-        return str(by_kind.get(found["name"], 1))
+        return quote(str(by_kind.get(found["name"], 1)), safe="")
 
     return "/" + re.sub(r"<(?:\w+:)?(?P<name>\w+)>", value, path)
 
