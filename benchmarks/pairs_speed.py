@@ -28,6 +28,13 @@ PG_DB = "evalhub_pairs_bench"
 OUTCOMES = ["candidate"] * 5 + ["baseline"] * 2 + ["tie", "both_bad"]
 
 
+def scratch_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        return f"{url.rpartition('/')[0]}/{PG_DB}"
+    return f"sqlite:///{SQLITE_FILE}"
+
+
 def scratch_database() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres"):
@@ -50,7 +57,7 @@ def insert_rows(model: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> 
 
     fixed = {}
     for field in model._meta.concrete_fields:
-        if field.attname in columns or field.primary_key:
+        if field.name in columns or field.attname in columns or field.primary_key:
             continue
         default = timezone_now() if getattr(field, "auto_now_add", False) else field.get_default()
         fixed[field.column] = field.get_db_prep_save(default, connection)
@@ -148,8 +155,13 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--votes-per-comparison", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Keep the seeded votes of the last run; drop its pairs.",
+    )
     args = parser.parse_args()
-    os.environ["DATABASE_URL"] = scratch_database()
+    os.environ["DATABASE_URL"] = scratch_url() if args.reuse else scratch_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evalhub.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -158,13 +170,26 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from training.models import PairBuild, PreferencePair
+    from training.services.pairs import pairs_build
+
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    n_votes = seed(args.votes // args.votes_per_comparison, args.votes_per_comparison,
-                   random.Random(args.seed))  # fmt: skip
-    print(f"seeding: {time.perf_counter() - started:.1f} s ({connection.vendor})")
+    if args.reuse:
+        PreferencePair.labels.through.objects.all().delete()
+        PreferencePair.objects.all().delete()
+        PairBuild.objects.all().delete()
+        from evalhub.models import Vote
 
-    from training.services.pairs import pairs_build
+        n_votes = Vote.objects.count()
+    else:
+        n_votes = seed(
+            args.votes // args.votes_per_comparison,
+            args.votes_per_comparison,
+            random.Random(args.seed),
+        )
+    what = "clearing old pairs" if args.reuse else "seeding"
+    print(f"{what}: {time.perf_counter() - started:.1f} s ({connection.vendor})")
 
     for label in ("first build", "rebuild"):
         started = time.perf_counter()

@@ -43,6 +43,8 @@ class PairRow:
     source_key: str
     strength: int = 1
     n_signals: int = 1
+    chosen_norm: str = ""
+    rejected_norm: str = ""
 
 
 @dataclass(slots=True)
@@ -65,7 +67,9 @@ class SourceRows:
     counts: Counter[str] = field(default_factory=Counter)
 
     def add_pair(self, row: PairRow) -> None:
-        if normalize_text(row.chosen_text) == normalize_text(row.rejected_text):
+        row.chosen_norm = normalize_text(row.chosen_text)
+        row.rejected_norm = normalize_text(row.rejected_text)
+        if row.chosen_norm == row.rejected_norm:
             self.counts["same_text"] += 1  # nothing to learn from identical answers
             return
         self.pairs.append(row)

@@ -14,16 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from evalhub.models import Campaign, Prompt
 from evalhub.services.errors import InvalidInput
 from training.models import CompletionExample, PairBuild, PreferencePair
-from training.models.pairs import PairSource, example_content_hash, pair_content_hash
+from training.models.pairs import PairSource, example_content_hash, normalized_pair_hash
 from training.services import pair_sources
 from training.services.pair_sources import ExampleRow, PairRow, SourceRows
+from training.services.pair_store import attach_labels, sync_rows
 
 BUILDABLE = (
     PairSource.PAIRWISE,
@@ -32,7 +33,8 @@ BUILDABLE = (
     PairSource.CHOICE,
     PairSource.THUMBS,
 )
-BATCH = 2000
+PAIR_MUTABLE = ["strength", "n_signals", "agreement", "source_key"]
+EXAMPLE_MUTABLE = ["strength", "source_key"]
 Progress = Callable[[int, int, str], None]
 
 
@@ -114,56 +116,42 @@ def _scope(campaign_ids: list[int]) -> Q:
     return Q(campaign_id__in=campaign_ids) if campaign_ids else Q()
 
 
-def _merge_pairs(source: str, rows: list[PairRow]) -> dict[str, PairRow]:
-    """content hash -> row; the same preference from two records of one campaign adds up."""
-    merged: dict[str, PairRow] = {}
+def _merge_pairs(source: str, rows: list[PairRow]) -> dict[str, dict[str, Any]]:
+    """content hash -> column values; the same preference from two records of one campaign
+    adds up (strength and signals)."""
+    merged: dict[str, dict[str, Any]] = {}
     for row in rows:
-        key = pair_content_hash(
-            source=source,
-            campaign_id=row.campaign_id,
-            prompt_hash=row.prompt_hash,
-            chosen=row.chosen_text,
-            rejected=row.rejected_text,
+        key = normalized_pair_hash(
+            source, row.campaign_id, row.prompt_hash, row.chosen_norm, row.rejected_norm
         )
         if key in merged:
-            merged[key].strength += row.strength
-            merged[key].n_signals += row.n_signals
-        else:
-            merged[key] = PairRow(**{f: getattr(row, f) for f in row.__slots__})
+            merged[key]["strength"] += row.strength
+            merged[key]["n_signals"] += row.n_signals
+            continue
+        merged[key] = {
+            "prompt_id": row.prompt_id,
+            "chosen_text": row.chosen_text,
+            "rejected_text": row.rejected_text,
+            "chosen_output_id": row.chosen_output_id,
+            "rejected_output_id": row.rejected_output_id,
+            "source": source,
+            "source_key": row.source_key[:200],
+            "campaign_id": row.campaign_id,
+            "strength": row.strength,
+            "n_signals": row.n_signals,
+        }
+    for values in merged.values():
+        values["n_signals"] = max(values["n_signals"], values["strength"])
+        values["agreement"] = values["strength"] / values["n_signals"]
     return merged
 
 
-def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], update: list[str]) -> None:
-    """INSERT ... ON CONFLICT (content_hash) DO UPDATE in batches (SQLite and PostgreSQL alike).
-
-    Plain ``executemany``: ``bulk_create(update_conflicts=True)`` spent about half a millisecond
-    per row preparing values, ten times what the database needs (benchmarks/pairs_speed.py).
-    """
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608 - names from model meta
-        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT ({quote('content_hash')}) "
-        f"DO UPDATE SET {', '.join(f'{quote(c)} = excluded.{quote(c)}' for c in update)}"
+def _new_rows(model: Any, scope: Q, build: PairBuild, since: datetime) -> list[tuple[int, int]]:
+    return list(
+        model.objects.filter(scope, last_build=build, created_at__gte=since).values_list(
+            "pk", "prompt_id"
+        )
     )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH):
-            cursor.executemany(sql, rows[start : start + BATCH])
-
-
-PAIR_COLUMNS = [
-    "prompt_id", "chosen_text", "rejected_text", "chosen_output_id", "rejected_output_id",
-    "source", "source_key", "campaign_id", "strength", "n_signals", "agreement", "content_hash",
-    "is_active", "last_build_id", "created_at", "updated_at",
-]  # fmt: skip
-PAIR_UPDATES = [
-    "strength",
-    "n_signals",
-    "agreement",
-    "is_active",
-    "last_build_id",
-    "source_key",
-    "updated_at",
-]
 
 
 def _upsert_pairs(
@@ -174,35 +162,19 @@ def _upsert_pairs(
     label_map: dict[int, list[int]],
 ) -> dict[str, int]:
     merged = _merge_pairs(source, rows)
-    started: datetime = timezone.now()
-    now = connection.ops.adapt_datetimefield_value(started)
-    values = [
-        (
-            row.prompt_id,
-            row.chosen_text,
-            row.rejected_text,
-            row.chosen_output_id,
-            row.rejected_output_id,
-            source,
-            row.source_key[:200],
-            row.campaign_id,
-            row.strength,
-            max(row.n_signals, row.strength),
-            row.strength / max(row.n_signals, row.strength),
-            key,
-            True,
-            build.pk,
-            now,
-            now,
-        )
-        for key, row in merged.items()
-    ]
-    _upsert(PreferencePair, PAIR_COLUMNS, values, PAIR_UPDATES)
-    in_scope = PreferencePair.objects.filter(_scope(campaign_ids), source=source)
-    retired = in_scope.filter(is_active=True).exclude(last_build=build).update(is_active=False)
-    new = in_scope.filter(last_build=build, created_at__gte=started)
-    _attach_labels(PreferencePair.labels.through, "preferencepair_id", new, label_map)
-    return {"pairs": len(merged), "new": new.count(), "retired": retired}
+    now = timezone.now()
+    scope = _scope(campaign_ids) & Q(source=source)
+    result = sync_rows(
+        PreferencePair, scope, merged, mutable=PAIR_MUTABLE, build_id=build.pk, now=now
+    )
+    new = _new_rows(PreferencePair, scope, build, now)
+    attach_labels(PreferencePair.labels.through, "preferencepair_id", new, label_map)
+    return {
+        "pairs": len(merged),
+        "new": result.new,
+        "changed": result.changed,
+        "retired": result.retired,
+    }
 
 
 def _upsert_examples(
@@ -212,8 +184,7 @@ def _upsert_examples(
     build: PairBuild,
     label_map: dict[int, list[int]],
 ) -> dict[str, int]:
-    started = timezone.now()
-    merged: dict[str, CompletionExample] = {}
+    merged: dict[str, dict[str, Any]] = {}
     for row in rows:
         key = example_content_hash(
             kind=row.kind,
@@ -224,53 +195,29 @@ def _upsert_examples(
             label=row.label,
         )
         if key in merged:
-            merged[key].strength += row.strength
+            merged[key]["strength"] += row.strength
             continue
-        merged[key] = CompletionExample(
-            kind=row.kind,
-            prompt_id=row.prompt_id,
-            completion=row.completion,
-            output_id=row.output_id,
-            label=row.label,
-            source=source,
-            source_key=row.source_key[:200],
-            campaign_id=row.campaign_id,
-            strength=row.strength,
-            content_hash=key,
-            is_active=True,
-            last_build=build,
-        )
-    CompletionExample.objects.bulk_create(
-        list(merged.values()),
-        batch_size=BATCH,
-        update_conflicts=True,
-        unique_fields=["content_hash"],
-        update_fields=["strength", "is_active", "last_build", "source_key", "updated_at"],
+        merged[key] = {
+            "kind": row.kind,
+            "prompt_id": row.prompt_id,
+            "completion": row.completion,
+            "output_id": row.output_id,
+            "label": row.label,
+            "source": source,
+            "source_key": row.source_key[:200],
+            "campaign_id": row.campaign_id,
+            "strength": row.strength,
+        }
+    now = timezone.now()
+    scope = _scope(campaign_ids) & Q(source=source)
+    result = sync_rows(
+        CompletionExample, scope, merged, mutable=EXAMPLE_MUTABLE, build_id=build.pk, now=now
     )
-    in_scope = CompletionExample.objects.filter(_scope(campaign_ids), source=source)
-    retired = in_scope.filter(is_active=True).exclude(last_build=build).update(is_active=False)
-    new = in_scope.filter(last_build=build, created_at__gte=started)
-    _attach_labels(CompletionExample.labels.through, "completionexample_id", new, label_map)
-    kinds = Counter(example.kind for example in merged.values())
+    new = _new_rows(CompletionExample, scope, build, now)
+    attach_labels(CompletionExample.labels.through, "completionexample_id", new, label_map)
+    kinds = Counter(values["kind"] for values in merged.values())
     return {
         "sft_examples": kinds["sft"],
         "kto_examples": kinds["kto"],
-        "examples_retired": retired,
+        "examples_retired": result.retired,
     }
-
-
-def _attach_labels(through: Any, column: str, rows: Any, label_map: dict[int, list[int]]) -> None:
-    """The prompt's labels on each new row (a snapshot: later relabelling does not move pairs)."""
-    quote = connection.ops.quote_name
-    links = [
-        (pk, label_id)
-        for pk, prompt_id in rows.values_list("pk", "prompt_id").iterator(chunk_size=20_000)
-        for label_id in label_map.get(prompt_id, ())
-    ]
-    sql = (
-        f"INSERT INTO {quote(through._meta.db_table)} ({quote(column)}, {quote('label_id')}) "  # noqa: S608 - names from model meta
-        "VALUES (%s, %s) ON CONFLICT DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(links), BATCH):
-            cursor.executemany(sql, links[start : start + BATCH])

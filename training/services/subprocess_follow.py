@@ -101,16 +101,20 @@ def follow_training(
     follower = _Follower(run, job_run, out / "train.log", on_progress)
     job_run.log(f"started training process {process.pid}: {' '.join(training_command(request))}")
     try:
+        checked = time.monotonic()
         while True:
             try:
                 line = lines.get(timeout=1.0)
             except queue.Empty:
-                follower.flush()
-                job_run.check_cancelled()
-                continue
+                line = ""
             if line is None:
                 break
-            follower.handle(line)
+            if line:
+                follower.handle(line)
+            if time.monotonic() - checked >= 1.0:  # a cancel is seen within a second
+                follower.flush()
+                job_run.check_cancelled()
+                checked = time.monotonic()
         process.wait()
     finally:
         if process.poll() is None:
