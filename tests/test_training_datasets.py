@@ -238,16 +238,18 @@ def test_exports_load_with_datasets_in_the_formats_trl_expects(tmp_path):
 
     standard = load("trl")
     assert standard.column_names == ["prompt", "chosen", "rejected"]
-    assert not is_conversational(standard[0])
+    assert not any(is_conversational(row) for row in standard)
+    with_history = next(row for row in standard if row["prompt"].startswith("System:"))
+    assert "System: Be kind.\n\nUser: Hey\n\nAssistant: Hi!\n\nUser: " in with_history["prompt"]
     conversational = load("trl-conversational")
-    row = conversational[0]
-    assert is_conversational(row)
+    assert all(is_conversational(row) for row in conversational)
+    row = next(row for row in conversational if row["prompt"][0]["role"] == "system")
     assert row["prompt"][0] == {"role": "system", "content": "Be kind."}
     assert [m["role"] for m in row["prompt"]] == ["system", "user", "assistant", "user"]
     assert row["chosen"] == [{"role": "assistant", "content": "Hello! How can I help?"}]
-    assert "System: Be kind." in standard[0]["prompt"]
     sft = load("sft")
     assert sft.column_names == ["prompt", "completion"] and is_conversational(sft[0])
     alpaca = json.loads(dataset_export_file(dataset=dataset, fmt="alpaca", split="all").read_text())
-    assert alpaca[0]["system"] == "Be kind." and alpaca[0]["history"] == [["Hey", "Hi!"]]
+    (first,) = [row for row in alpaca if "system" in row]
+    assert first["system"] == "Be kind." and first["history"] == [["Hey", "Hi!"]]
     assert list(export_rows(dataset, "kto", "all")) == []
