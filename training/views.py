@@ -8,6 +8,7 @@ cancelling need ``training.manage_training`` (admin). Run pages poll ``runs/<id>
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -162,6 +163,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "live": training_run_live(run),
         "chart": loss_chart(run.metrics or []),
         "recent": list(reversed((run.metrics or [])[-12:])),
+        "config_items": [(key, json.dumps(value)) for key, value in (run.config or {}).items()],
         "can_manage": has_perm_cached(request.user, MANAGE),
     }
     return render(request, "training/run_detail.html", context)

@@ -102,5 +102,15 @@ def memory_estimate(
         "seq_len": seq_len,
         "lora_r": lora_r,
         "method": method,
-        "estimates": [row.as_dict() for row in rows],
+        "estimates": [_with_text(row.as_dict()) for row in rows],
     }
+
+
+def _with_text(row: dict[str, Any]) -> dict[str, Any]:
+    """Display strings beside the GiB numbers (MiB below one GiB: tiny models read as 0.00)."""
+    for key in ("weights_gib", "gradients_and_optimizer_gib", "activations_gib", "total_gib"):
+        gib = row[key]
+        row[key.removesuffix("_gib") + "_text"] = (
+            f"{gib:.2f} GiB" if gib >= 1 else f"{gib * 1024:.1f} MiB"
+        )
+    return row

@@ -19,9 +19,9 @@
       data.seq_len + " tokens, LoRA r " + data.lora_r + ".";
     data.estimates.forEach(function (row) {
       var tr = document.createElement("tr");
-      [row.mode, row.trainable_params.toLocaleString(), row.weights_gib.toFixed(2),
-       row.gradients_and_optimizer_gib.toFixed(2), row.activations_gib.toFixed(2),
-       row.total_gib.toFixed(2)].forEach(function (text, i) {
+      [row.mode, row.trainable_params.toLocaleString(), row.weights_text,
+       row.gradients_and_optimizer_text, row.activations_text,
+       row.total_text].forEach(function (text, i) {
         var td = document.createElement(i === 0 ? "th" : "td");
         td.textContent = text;
         if (i > 0) { td.className = "num"; }
