@@ -48,3 +48,8 @@ def open_campaign(db):
     from tests.factories import open_campaign_with_outputs
 
     return open_campaign_with_outputs(n_prompts=4, votes_per_prompt=2)
+
+
+# Real-browser fixtures (Debian Chromium through Playwright), registered once for the session:
+# a module-level copy would start a second Playwright while the first one runs.
+from tests.browser import browser_page, chromium, new_browser_context  # noqa: E402, F401

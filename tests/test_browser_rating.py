@@ -6,7 +6,6 @@ import pytest
 
 from evalhub.models import Campaign, Comparison, Vote
 from evalhub.services.campaigns import campaign_create, campaign_open
-from tests import browser
 from tests.browser import PHONE, log_in, screenshot
 from tests.factories import (
     ModelVersionFactory,
@@ -16,9 +15,6 @@ from tests.factories import (
 )
 
 # The shared Playwright fixtures (pytest finds fixtures by their name in the test module).
-chromium = browser.chromium
-new_browser_context = browser.new_browser_context
-browser_page = browser.browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

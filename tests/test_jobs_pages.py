@@ -13,16 +13,11 @@ from django.utils import timezone
 from evalhub.models import Campaign, Job, ModelVersion
 from evalhub.services.campaigns import campaign_create
 from evalhub.services.jobs import job_create
-from tests import browser
 from tests.browser import log_in
 from tests.factories import ModelVersionFactory, OutputFactory, PromptFactory
 
 TASK = "evalhub.tasks.evalhub_selftest_task"
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-chromium = browser.chromium
-new_browser_context = browser.new_browser_context
-browser_page = browser.browser_page
 
 
 def make_job(**fields) -> Job:

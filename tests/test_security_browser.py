@@ -15,13 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from evalhub.models import Job, Vote
-from tests import browser
 from tests.browser import log_in
 from tests.test_security_web import MARK, PAYLOAD, world  # noqa: F401 - the poisoned world fixture
 
-chromium = browser.chromium
-new_browser_context = browser.new_browser_context
-browser_page = browser.browser_page
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-secret-1"

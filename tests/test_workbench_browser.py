@@ -9,15 +9,11 @@ import pytest
 
 from evalhub.models import Vote
 from feedback.models import Conversation, Thumb, WorkbenchTurn
-from tests import browser
 from tests import test_feedback_helpers as helpers
 from tests.browser import PHONE, log_in, screenshot
 from tests.factories import OutputFactory
 from tests.test_feedback_helpers import feedback_campaign, product_user, push_conversations
 
-chromium = browser.chromium
-new_browser_context = browser.new_browser_context
-browser_page = browser.browser_page
 loopback = helpers.loopback
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
