@@ -114,3 +114,16 @@ def test_choice_pages_are_blind(client, make_user, choice):
     assert pages["not a rater"].status_code == 403
     for where, response in pages.items():
         assert_blind_page(response.content.decode(), choice, where, tokens())
+
+
+def test_the_campaign_list_costs_the_same_queries_whatever_its_length(
+    client, make_user, choice, django_assert_num_queries
+):
+    client.force_login(make_user("lister", "rater"))
+    client.get("/choose/")
+    with django_assert_num_queries(4) as few:
+        client.get("/choose/")
+    feedback_campaign("choice", name="second")
+    feedback_campaign("choice", name="third")
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert client.get("/choose/").content.decode().count('class="card"') == 3

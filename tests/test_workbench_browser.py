@@ -16,12 +16,26 @@ from tests.test_feedback_helpers import feedback_campaign, product_user, push_co
 
 loopback = helpers.loopback
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    # Generous limits: these pages must work on a busy shared machine too.
+    pytest.mark.usefixtures("patient_server"),
+]
 PASSWORD = "pw-secret-1"
+SLOW_MS = 60_000
+
+
+@pytest.fixture
+def patient_server(live_server, browser_page, settings):
+    """A warm live server (its first request loads every URL and the HTTP client: many seconds
+    on a loaded machine) and a generous generation limit."""
+    settings.FEEDBACK_WORKBENCH_TIMEOUT_S = 30
+    browser_page.goto(f"{live_server.url}/accounts/login/", timeout=120_000)
 
 
 def wait_for_suggestions(page) -> None:
-    page.locator(".wb-card[data-key]").nth(3).wait_for()
+    page.locator(".wb-card[data-key]").nth(3).wait_for(timeout=SLOW_MS)
     assert page.locator(".wb-card[data-key]").count() == 5  # 4 suggestions + "none usable"
 
 

@@ -41,14 +41,14 @@ def test_both_models_are_asked_at_once(workbench, agent, loopback, make_user):
     # The first call in a process imports the HTTP client (seconds on a busy machine): warm up.
     workbench_suggestions_ensure(turn=open_turn(workbench, make_user("warm-up", "agent"))[1])
     loopback.reset_stats()
-    loopback.latency_s = 0.3
+    loopback.latency_s = 1.0
     _, turn = open_turn(workbench, agent)
     started = time.perf_counter()
     turn = workbench_suggestions_ensure(turn=turn)
     elapsed = time.perf_counter() - started
     assert turn.status == "ready" and turn.suggestions.count() == 4
     assert loopback.max_in_flight == 2  # the two requests overlapped
-    assert elapsed < 0.3 * 1.8, f"took {elapsed:.2f} s: one model after the other?"
+    assert elapsed < 2.0, f"took {elapsed:.2f} s: one model after the other takes 2 s"
     assert [b["n"] for b in loopback.bodies] == [2, 2]
     assert {b["model"] for b in loopback.bodies} == {"wb-base", "wb-warm"}
     texts = list(turn.suggestions.values_list("output__text", flat=True))
@@ -90,10 +90,10 @@ def test_the_page_shows_at_once_and_its_script_picks_up_the_same_generation(
     client.force_login(agent)
     warm_up(client, workbench)
     loopback.reset_stats()
-    loopback.latency_s = 0.5
+    loopback.latency_s = 3.0
     started = time.perf_counter()
     page = client.get(f"/workbench/c/{conversation.public_id}/")
-    assert time.perf_counter() - started < 0.45
+    assert time.perf_counter() - started < 2.5  # did not wait for the models
     body = page.content.decode()
     assert "Writing suggestions" in body and 'class="wb-card"' not in body
     answer = client.post(
@@ -109,7 +109,7 @@ def test_the_page_shows_at_once_and_its_script_picks_up_the_same_generation(
 def test_slow_generation_hits_the_hard_limit_and_the_agent_can_still_reply(
     client, workbench, agent, loopback
 ):
-    loopback.latency_s = 3.0
+    loopback.latency_s = 6.0
     conversation = push_conversations(workbench, 1)[0]
     client.force_login(agent)
     page = client.get(f"/workbench/c/{conversation.public_id}/")
@@ -119,7 +119,7 @@ def test_slow_generation_hits_the_hard_limit_and_the_agent_can_still_reply(
         f"/workbench/c/{conversation.public_id}/suggestions", {"token": token},
         HTTP_ACCEPT="application/json",
     )  # fmt: skip
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < 4.0  # the limit, not the models' 6 s
     assert answer.status_code == 503
     message = answer.json()["message"]
     assert "not available right now" in message and "0.4 s" in message
@@ -157,7 +157,7 @@ def test_generation_down_then_back(workbench, agent, loopback):
     started = time.perf_counter()
     with pytest.raises(GenerationUnavailable) as failure:
         workbench_suggestions_ensure(turn=turn)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 3.0  # the 1 s limit, not the retries' backoff
     assert "not available right now" in failure.value.message
     turn.refresh_from_db()
     assert turn.status == "failed" and turn.error

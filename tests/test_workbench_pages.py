@@ -90,3 +90,16 @@ def test_agent_opens_picks_edits_and_sends(client, agent, workbench, loopback):
     assert Conversation.objects.filter(status="sent").count() == 2
     done = client.get("/workbench/next", follow=True)
     assert "All caught up" in done.content.decode()
+
+
+def test_the_queue_costs_the_same_queries_whatever_its_length(
+    client, agent, workbench, django_assert_num_queries
+):
+    push_conversations(workbench, 2)
+    client.force_login(agent)
+    client.get("/workbench/")  # fills the permission cache
+    with django_assert_num_queries(5) as few:
+        assert client.get("/workbench/").content.decode().count('class="wb-item"') == 2
+    push_conversations(workbench, 12, prefix="more")
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert client.get("/workbench/").content.decode().count('class="wb-item"') == 14

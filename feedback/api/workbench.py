@@ -62,6 +62,15 @@ class ConversationOutSerializer(serializers.Serializer):
     reply = ReplySerializer(allow_null=True)
 
 
+class ConversationPageSerializer(serializers.Serializer):
+    """One page of conversations (limit / offset)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ConversationOutSerializer(many=True)
+
+
 def _reply(conversation: Conversation) -> dict[str, Any]:
     sent = conversation.status == Conversation.Status.SENT
     return {
@@ -136,8 +145,10 @@ class ConversationListCreateView(APIView):
 
     @extend_schema(
         operation_id="workbench_conversation_list",
-        responses={200: ConversationOutSerializer(many=True)},
+        responses={200: ConversationPageSerializer},
         parameters=[
+            OpenApiParameter("limit", int, required=False, description="Page size (100)."),
+            OpenApiParameter("offset", int, required=False),
             OpenApiParameter("campaign", int, required=False),
             OpenApiParameter("status", str, enum=Conversation.Status.values, required=False),
             OpenApiParameter("external_id", str, required=False),

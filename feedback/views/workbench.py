@@ -21,6 +21,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+# Loaded with the URLs, so that no agent's first suggestions pay for importing the HTTP client
+# (seconds on a busy machine) inside their time limit.
+import evalhub.generation.openai_compat  # noqa: F401
 from evalhub.services.errors import ServiceError
 from feedback import conf
 from feedback.models import Conversation, WorkbenchTurn
