@@ -118,3 +118,18 @@ def test_the_js_snippet_is_documented_and_served(client):
     assert page.status_code == 200
     assert "function evalhubThumb(value, answer)" in page.content.decode()
     assert "Idempotency-Key" in snippet
+
+
+def test_the_feedback_index_costs_the_same_queries_whatever_its_length(
+    client, make_user, django_assert_num_queries
+):
+    client.force_login(make_user("pm-index", "pm"))
+    feedback_campaign("thumbs", name="one")
+    client.get("/feedback/")
+    with django_assert_num_queries(4) as few:
+        client.get("/feedback/")
+    for kind, name in (("workbench", "two"), ("choice", "three"), ("thumbs", "four")):
+        feedback_campaign(kind, name=name)
+    with django_assert_num_queries(len(few.captured_queries)):
+        body = client.get("/feedback/").content.decode()
+    assert all(f"{name}: " in body for name in ("one", "two", "three", "four"))
