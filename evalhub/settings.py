@@ -240,6 +240,13 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
+# Reports of campaign kinds whose signals live in another app: kind -> "module.function(campaign)".
+# evalhub reads them by path and never imports those apps (the dependency rule).
+EVALHUB_REPORT_EXTENSIONS = {
+    "thumbs": "feedback.reports.thumbs_report",
+    "workbench": "feedback.reports.workbench_report",
+}
+
 # --- Generation (evalhub.services.generation) -----------------------------------------------
 # Requests in flight at once per OpenAI-compatible endpoint, and the per-attempt timeout (s).
 EVALHUB_GENERATION_CONCURRENCY = int(os.environ.get("EVALHUB_GENERATION_CONCURRENCY", 16))
