@@ -5,10 +5,18 @@ documented snippet; screenshots for the README."""
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
+
 import pytest
 
 from evalhub.models import Vote
 from feedback.models import Conversation, Thumb, WorkbenchTurn
+from feedback.services.workbench import (
+    workbench_reply_send,
+    workbench_suggestions_ensure,
+    workbench_turn_open,
+)
 from tests import test_feedback_helpers as helpers
 from tests.browser import PHONE, log_in, screenshot
 from tests.factories import OutputFactory
@@ -40,7 +48,7 @@ def wait_for_suggestions(page) -> None:
 
 
 def test_agent_works_through_three_conversations_with_the_keyboard(
-    live_server, browser_page, new_browser_context, make_user, loopback
+    live_server, browser_page, make_user, loopback
 ):
     loopback.latency_s = 0.3
     campaign = feedback_campaign("workbench", name="kb", endpoint=loopback.base_url)
@@ -104,18 +112,37 @@ def test_agent_works_through_three_conversations_with_the_keyboard(
     page.goto(f"{live_server.url}/workbench/c/{conversations[0].public_id}/")
     assert page.locator(".wb-msg-sent").inner_text().count("Thanks for waiting.") == 1
 
-    # The PM's figures.
+
+def test_the_pm_reads_the_workbench_figures(live_server, browser_page, make_user, loopback):
+    """60 replies by two agents (seeded picks: the candidate's suggestion about 7 times in 10,
+    some edited, a few none usable), then the PM's page."""
+    rng = random.Random(7)
+    loopback.latency_s = 0.3
+    campaign = feedback_campaign("workbench", name="support-v2", endpoint=loopback.base_url)
+    agents = [make_user(f"agent-{name}", "agent") for name in ("ana", "ben")]
+    for number, conversation in enumerate(push_conversations(campaign, 60)):
+        agent = agents[number % 2]
+        turn = workbench_turn_open(conversation=conversation, agent=agent)
+        turn = workbench_suggestions_ensure(turn=turn)
+        sent_at = turn.shown_at + timedelta(seconds=rng.uniform(3, 40))
+        if rng.random() < 0.08:
+            workbench_reply_send(
+                token=turn.token, agent=agent, none_usable=True, text="Own words.", now=sent_at
+            )
+            continue
+        source = "candidate" if rng.random() < 0.72 else "baseline"
+        suggestion = rng.choice(list(turn.suggestions.filter(source=source)))
+        edit = " Kind regards, the support team." if rng.random() < 0.3 else ""
+        workbench_reply_send(
+            token=turn.token, agent=agent, slot=suggestion.slot, text=suggestion.output.text + edit,
+            time_to_pick_ms=rng.randint(2000, 3000 if source == "candidate" else 6000), now=sent_at,
+        )  # fmt: skip
     make_user("pm-screens", "pm", password=PASSWORD)
-    pm_page = new_browser_context().new_page()
-    log_in(
-        pm_page,
-        live_server.url,
-        "pm-screens",
-        PASSWORD,
-        next_path=f"/feedback/workbench/{campaign.pk}/",
-    )
-    assert "Workbench support rate" in pm_page.content()
-    screenshot(pm_page, "workbench-dashboard.png")
+    log_in(browser_page, live_server.url, "pm-screens", PASSWORD,
+           next_path=f"/feedback/workbench/{campaign.pk}/")  # fmt: skip
+    body = browser_page.content()
+    assert "Workbench support rate" in body and "60 replies" in body
+    screenshot(browser_page, "workbench-dashboard.png")
 
 
 def test_workbench_on_a_phone(live_server, new_browser_context, make_user, loopback):
