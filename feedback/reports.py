@@ -315,7 +315,7 @@ def workbench_report(campaign: Campaign) -> dict[str, Any]:
         ms for ms in all_turns.exclude(generation_ms=None).values_list("generation_ms", flat=True)
     ]
     layouts = dict(turns.values_list("layout").annotate(n=Count("pk")).order_by())
-    return {
+    report = {
         **_campaign_head(campaign),
         "support": {
             **support,
@@ -343,3 +343,17 @@ def workbench_report(campaign: Campaign) -> dict[str, Any]:
         "generation": {**health, "latency_ms": _percentiles(generation_ms)},
         "by_agent": agents,
     }
+    report["summary"] = _workbench_sentence(report)
+    return report
+
+
+def _workbench_sentence(report: dict[str, Any]) -> str:
+    support, none = report["support"], report["none_usable"]
+    if support["support_rate"] is None:
+        return "No reply has been sent from the workbench's suggestions yet."
+    slots = "agents favour some slots" if report["slots"]["bias_detected"] else "no slot bias"
+    return (
+        f"Agents picked the candidate's suggestion in {support['support_rate']:.1%} of "
+        f"{support['n_decisive']} picks: {support['verdict_text']}. None usable in "
+        f"{none['rate']:.1%} of {none['n']} replies; {slots} (p = {report['slots']['p_value']:.3g})."
+    )

@@ -78,6 +78,7 @@ def test_workbench_report_matches_the_statistics(worked):
     assert sum(report["layouts"].values()) == 12
     assert report["generation"]["opened"] == 12 and report["generation"]["latency_ms"]["n"] == 12
     assert {row["agent"] for row in report["by_agent"]} == {"agent1", "agent2"}
+    assert report["summary"].startswith("Agents picked the candidate's suggestion in 72.7% of 11")
 
 
 def test_the_campaign_report_counts_workbench_votes(worked):
@@ -105,3 +106,4 @@ def test_an_empty_workbench_report(workbench):
     assert report["n_turns"] == 0 and report["support"]["support_rate"] is None
     assert report["support"]["verdict"] == "insufficient_data"
     assert report["slots"]["p_value"] == 1.0
+    assert "No reply" in report["summary"]
