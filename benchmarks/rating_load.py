@@ -215,7 +215,7 @@ def main() -> None:
                 lambda d: [bare_loop(base, d, {"bare": [], "errors": errors}) for _ in range(2)], 2
             )
         )
-        for mode in ("separate", "folded"):
+        for mode in ("probe", "separate", "folded"):
             stats: dict = {
                 "next": [],
                 "vote": [],
@@ -225,12 +225,15 @@ def main() -> None:
                 "requests": 0,
             }
             folded = mode == "folded"
+            # "probe": one rater alone, so latencies are service times, not queueing behind
+            # the other raters on this 2-core machine.
+            clients = tokens[:1] if mode == "probe" else tokens
             elapsed = asyncio.run(
                 drive(
-                    lambda d, f=folded, st=stats: [
-                        rate_loop(base, campaign_id, t, d, st, f) for t in tokens
+                    lambda d, f=folded, st=stats, c=clients: [
+                        rate_loop(base, campaign_id, t, d, st, f) for t in c
                     ],
-                    args.seconds,
+                    min(args.seconds, 10) if mode == "probe" else args.seconds,
                 )
             )
             results[mode] = (stats, elapsed)
@@ -264,7 +267,11 @@ print(Vote.objects.count(), voted, dupes, over, left, total)
     for mode, (stats, elapsed) in results.items():
         votes_per_s = stats["votes"] / elapsed
         client_votes += stats["votes"]
-        label = "GET next + POST vote" if mode == "separate" else "POST vote with next=true"
+        label = {
+            "probe": "one rater alone: GET next + POST vote (service latency)",
+            "separate": f"{args.raters} raters: GET next + POST vote",
+            "folded": f"{args.raters} raters: POST vote with next=true",
+        }[mode]
         print(f"  [{mode}: {label}]")
         print(
             f"    votes recorded      {stats['votes']:,} in {elapsed:.1f} s = {votes_per_s:,.1f} votes/s "
