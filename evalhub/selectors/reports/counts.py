@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Value
-from django.db.models.functions import Least, TruncDate
+from django.db.models.functions import Least, Substr, TruncDate
+from django.utils import timezone
 
 from evalhub.models import Prompt, Vote
 from evalhub.models.campaigns import Choice, Outcome, Side
@@ -130,6 +131,17 @@ def vote_groups(campaign_ids: Sequence[int], *, include_simulated: bool = True) 
     )
 
 
+def prompt_counts(campaign_ids: Sequence[int]) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Per (campaign, prompt): W, L, T, B and simulated votes (the dashboard list's one query)."""
+    rows = _rows(
+        live_votes(campaign_ids)
+        .values_list("campaign_id", "prompt_id")
+        .annotate(**_outcome_counts(), simulated=Count("pk", filter=Q(is_simulated=True)))
+    )
+    numbers = _int_matrix(rows, 0, 7)
+    return numbers[:, 0], numbers[:, 1], numbers[:, 2:6], numbers[:, 6]
+
+
 @dataclass(frozen=True)
 class LabelGroups:
     """Live votes per (label, prompt). A vote counts toward every label of its prompt."""
@@ -183,40 +195,38 @@ class RaterGroups:
     counts: IntArray  # (raters, 4)
     left_picks: IntArray  # decisive pairwise votes for the answer shown on the left
     sided: IntArray  # decisive pairwise votes (left or right picked)
+    time_histogram: list[tuple[int | None, str, int, int]]  # (rater, judge, whole seconds, votes)
 
 
 def rater_groups(campaign_id: int, *, include_simulated: bool = True) -> RaterGroups:
+    """One query per (rater, whole seconds taken): the rater totals and their time histograms.
+
+    Splitting by the time bucket costs a few thousand rows more than grouping by rater alone and
+    saves a second pass over the votes for the median times.
+    """
     pairwise_pick = Q(kind=Vote.Kind.PAIRWISE, choice__in=[Choice.LEFT, Choice.RIGHT])
+    bucket = Least(F("time_taken_ms") / TIME_BUCKET_MS, Value(TIME_CAP_S))
     rows = _rows(
         live_votes([campaign_id], include_simulated=include_simulated)
-        .values_list("rater_id", "judge")
+        .values_list("rater_id", "judge", bucket)
         .annotate(
             **_outcome_counts(),
             left_picks=Count("pk", filter=pairwise_pick & Q(choice=Choice.LEFT)),
             sided=Count("pk", filter=pairwise_pick),
         )
-        .order_by("rater_id", "judge")
     )
-    numbers = _int_matrix(rows, 2, 6)
+    keys = sorted({(r[0], r[1]) for r in rows}, key=lambda k: (k[0] is None, k[0] or 0, k[1]))
+    code = {key: i for i, key in enumerate(keys)}
+    index = np.fromiter((code[(r[0], r[1])] for r in rows), dtype=np.int64, count=len(rows))
+    numbers = np.zeros((len(keys), 6), dtype=np.int64)
+    np.add.at(numbers, index, _int_matrix(rows, 3, 6))
     return RaterGroups(
-        rater_id=tuple(row[0] for row in rows),
-        judge=tuple(row[1] for row in rows),
+        rater_id=tuple(k[0] for k in keys),
+        judge=tuple(k[1] for k in keys),
         counts=numbers[:, 0:4],
         left_picks=numbers[:, 4],
         sided=numbers[:, 5],
-    )
-
-
-def rater_time_histogram(
-    campaign_id: int, *, include_simulated: bool = True
-) -> list[tuple[int | None, str, int, int]]:
-    """(rater id, judge, whole seconds taken, votes): enough for a median per rater."""
-    bucket = Least(F("time_taken_ms") / TIME_BUCKET_MS, Value(TIME_CAP_S))
-    return _rows(
-        live_votes([campaign_id], include_simulated=include_simulated)
-        .filter(time_taken_ms__isnull=False)
-        .values_list("rater_id", "judge", bucket)
-        .annotate(n=Count("pk"))
+        time_histogram=[(r[0], r[1], int(r[2]), sum(r[3:7])) for r in rows if r[2] is not None],
     )
 
 
@@ -268,15 +278,27 @@ class DayGroups:
     counts: IntArray  # (days, 4), in date order
 
 
+def _day() -> Any:
+    """The vote's calendar day in the current time zone.
+
+    SQLite evaluates ``TruncDate`` with a Python function per row (about 10 s per million
+    votes); it stores UTC datetimes as ISO text, so in UTC the day is the first ten characters.
+    """
+    if connection.vendor == "sqlite" and timezone.get_current_timezone_name() == "UTC":
+        return Substr("created_at", 1, 10)
+    return TruncDate("created_at")
+
+
 def day_groups(campaign_id: int, *, include_simulated: bool = True) -> DayGroups:
-    rows = list(
+    rows = _rows(
         live_votes([campaign_id], include_simulated=include_simulated)
-        .annotate(day=TruncDate("created_at"))
+        .annotate(day=_day())
         .values_list("day")
         .annotate(**_outcome_counts())
         .order_by("day")
     )
-    return DayGroups(tuple(row[0] for row in rows), _int_matrix(rows, 1, 4))
+    days = tuple(d if isinstance(d, date) else date.fromisoformat(str(d)[:10]) for d, *_ in rows)
+    return DayGroups(days, _int_matrix(rows, 1, 4))
 
 
 @dataclass(frozen=True)

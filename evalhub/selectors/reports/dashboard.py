@@ -23,19 +23,13 @@ def campaign_summaries() -> list[dict[str, Any]]:
         .annotate(n_comparisons=Count("comparisons"))
         .order_by("-created_at", "-id")
     )
-    groups = db.vote_groups([c.pk for c in campaigns])
-    (campaign_col, _), per_prompt = db.group_sums(
-        [groups.campaign_id, groups.prompt_id], groups.counts
+    campaign_ids, _prompts, counts, simulated_per_prompt = db.prompt_counts(
+        [c.pk for c in campaigns]
     )
     index = {c.pk: i for i, c in enumerate(campaigns)}
-    slice_index = np.array([index[int(c)] for c in campaign_col], dtype=np.int64)
-    rows = slice_rows(slice_index, per_prompt, len(campaigns), planning=True)
-    simulated = np.zeros(len(campaigns), dtype=np.int64)
-    np.add.at(
-        simulated,
-        np.array([index[int(c)] for c in groups.campaign_id], dtype=np.int64),
-        groups.simulated,
-    )
+    slice_index = np.array([index[int(c)] for c in campaign_ids], dtype=np.int64)
+    rows = slice_rows(slice_index, counts, len(campaigns), planning=True)
+    simulated = np.bincount(slice_index, weights=simulated_per_prompt, minlength=len(campaigns))
     summaries = []
     for i, (campaign, row) in enumerate(zip(campaigns, rows, strict=True)):
         planned = campaign.n_comparisons * campaign.votes_per_prompt
