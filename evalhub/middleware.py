@@ -1,12 +1,16 @@
 """evalhub's own middleware: body size limit, audit context, Content-Security-Policy.
 
-- ``RequestSizeLimitMiddleware``: a body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (imports
+- ``RequestGuardMiddleware``: a body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (imports
   included: they are read into memory) is refused before anything reads it, with 413 and the
   API's JSON error shape under ``/api/`` (a short text page elsewhere). Django's own check
   (``RequestDataTooBig``, raised when a body without Content-Length grows too large) gets the
-  same answer instead of an HTML 400.
+  same answer instead of an HTML 400. A NUL character in the path or the query string (never
+  valid here, and refused by PostgreSQL in any text it is asked to compare) is a 400.
 - ``AuditContextMiddleware``: changes made while serving a request are attributed to its user,
   through ``admin``, ``api`` or ``page`` (``evalhub.services.audit``).
+- ``ApiErrorShapeMiddleware``: an error under ``/api/`` that Django answered with an HTML page
+  (a path that matches no route, a Bad Request from a bad Host header, an unexpected exception's
+  500) gets the API's one JSON error shape instead.
 - ``ContentSecurityPolicyMiddleware``: every HTML response carries ``EVALHUB_CSP`` (scripts only
   from our own static files, no inline script, no framing, no plugins). Pages keep their
   scripts in static files and hand data to them with ``json_script`` (JSON, not executable).
@@ -31,16 +35,20 @@ DEFAULT_CSP = (
 )
 
 
+def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": code, "message": message, "details": {}}}
+        return JsonResponse(body, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
 def _too_large(request: HttpRequest) -> HttpResponse:
     limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
     message = f"The request body is larger than the {limit:,} bytes this server accepts."
-    if request.path.startswith("/api/"):
-        body = {"error": {"code": "request_too_large", "message": message, "details": {}}}
-        return JsonResponse(body, status=413)
-    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+    return _refuse(request, 413, "request_too_large", message)
 
 
-class RequestSizeLimitMiddleware:
+class RequestGuardMiddleware:
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
@@ -52,6 +60,10 @@ class RequestSizeLimitMiddleware:
             length = 0
         if limit is not None and length > limit:
             return _too_large(request)
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            message = "The address holds a NUL character (%00), which no evalhub URL accepts."
+            return _refuse(request, 400, "invalid", message)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -67,6 +79,37 @@ class AuditContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         with audit_context(via=audit_via_for_path(request.path), request=request):
             return self.get_response(request)
+
+
+_ERROR_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    500: "server_error",
+}
+
+
+class ApiErrorShapeMiddleware:
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            status = response.status_code
+            message = {
+                404: f"No API endpoint at {request.path}.",
+                500: "The server hit an unexpected error.",
+            }.get(status, response.reason_phrase)
+            code = _ERROR_CODES.get(status, "error")
+            body = {"error": {"code": code, "message": message, "details": {}}}
+            return JsonResponse(body, status=status)
+        return response
 
 
 class ContentSecurityPolicyMiddleware:

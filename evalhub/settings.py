@@ -75,7 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "evalhub.middleware.ContentSecurityPolicyMiddleware",
-    "evalhub.middleware.RequestSizeLimitMiddleware",
+    "evalhub.middleware.ApiErrorShapeMiddleware",
+    "evalhub.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -188,6 +189,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation also documents the API's error answers (one shape: ApiError).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "evalhub.api.schema.add_error_responses",
+    ],
 }
 
 # Content-Security-Policy of every HTML page (evalhub.middleware): scripts only from our static

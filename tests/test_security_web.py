@@ -445,9 +445,9 @@ def test_a_body_that_grows_past_the_limit_without_a_length_is_a_json_413(setting
     """Django's own check (a body read without Content-Length) gets the same answer."""
     from django.core.exceptions import RequestDataTooBig
 
-    from evalhub.middleware import RequestSizeLimitMiddleware
+    from evalhub.middleware import RequestGuardMiddleware
 
-    middleware = RequestSizeLimitMiddleware(lambda request: None)
+    middleware = RequestGuardMiddleware(lambda request: None)
     response = middleware.process_exception(rf.post("/api/v1/votes"), RequestDataTooBig("x"))
     assert response.status_code == 413 and json.loads(response.content)["error"]["code"]
 

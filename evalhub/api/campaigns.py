@@ -18,8 +18,18 @@ from evalhub.services.campaigns import campaign_close, campaign_create, campaign
 MANAGE = HasPerm.of("evalhub.manage_campaign")
 
 
+class ModelNameField(serializers.SlugRelatedField):
+    """A model version by its name. Text the database cannot compare (a NUL character, which
+    PostgreSQL refuses) is a 400 like any unknown name, not a database error."""
+
+    def to_internal_value(self, data: object) -> object:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(
+    parent = ModelNameField(
         slug_field="name", queryset=ModelVersion.objects.all(), required=False, allow_null=True
     )
 
@@ -30,6 +40,18 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "temperature", "top_p", "max_tokens", "seed", "description", "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at"]
+        # The ranges the database's check constraint enforces, as 400s (not a 500 from the
+        # constraint), and a token budget that fits every backend's integer column.
+        extra_kwargs = {
+            "temperature": {"min_value": 0.0},
+            "top_p": {"min_value": 0.0, "max_value": 1.0},
+            "max_tokens": {"min_value": 1, "max_value": 2_147_483_647},
+        }
+
+    def validate_top_p(self, value: float) -> float:
+        if value <= 0:
+            raise serializers.ValidationError("top_p must be greater than 0 (and at most 1).")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         instance = ModelVersion(**{k: v for k, v in attrs.items()})
@@ -50,8 +72,8 @@ class PromptSerializer(serializers.ModelSerializer):
 
 
 class CampaignSerializer(serializers.ModelSerializer):
-    baseline = serializers.SlugRelatedField(slug_field="name", queryset=ModelVersion.objects.all())
-    candidate = serializers.SlugRelatedField(slug_field="name", queryset=ModelVersion.objects.all())
+    baseline = ModelNameField(slug_field="name", queryset=ModelVersion.objects.all())
+    candidate = ModelNameField(slug_field="name", queryset=ModelVersion.objects.all())
     prompt_external_ids = serializers.ListField(
         child=serializers.CharField(), write_only=True, required=False,
         help_text="Prompts by external id; omit to take every prompt with both outputs later.",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,8 +21,12 @@ class JobSerializer(serializers.ModelSerializer):
     percent = serializers.FloatField(read_only=True, allow_null=True)
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
     is_finished = serializers.BooleanField(read_only=True)
-    campaign_name = serializers.CharField(source="campaign.name", read_only=True, default=None)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    campaign_name = serializers.CharField(
+        source="campaign.name", read_only=True, default=None, allow_null=True
+    )
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Job
@@ -42,30 +45,32 @@ class JobDetailSerializer(JobSerializer):
         read_only_fields = fields
 
 
+class JobQuerySerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Job.State.values, required=False)
+    kind = serializers.CharField(
+        max_length=32, required=False, help_text="generate, export, train..."
+    )
+    campaign = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+
+
 class JobList(generics.ListAPIView):
-    """Jobs, newest first; filter with ?state=, ?kind=, ?campaign=."""
+    """Jobs, newest first; filter with ?state=, ?kind=, ?campaign= (a bad filter is a 400)."""
 
     permission_classes = [MANAGE]
     serializer_class = JobSerializer
 
-    @extend_schema(
-        operation_id="jobs_list",
-        parameters=[
-            OpenApiParameter("state", OpenApiTypes.STR, enum=Job.State.values),
-            OpenApiParameter("kind", OpenApiTypes.STR, description="generate, export, train..."),
-            OpenApiParameter("campaign", OpenApiTypes.INT),
-        ],
-    )
+    @extend_schema(operation_id="jobs_list", parameters=[JobQuerySerializer])
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Job]:
-        params = self.request.query_params
-        campaign = params.get("campaign", "")
+        query = JobQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
         return jobs_list(
-            state=params.get("state") or None,
-            kind=params.get("kind") or None,
-            campaign_id=int(campaign) if campaign.isdigit() else None,
+            state=filters.get("state") or None,
+            kind=filters.get("kind") or None,
+            campaign_id=filters.get("campaign"),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,10 +39,14 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ReportQuerySerializer(serializers.Serializer):
-    by = serializers.ChoiceField(choices=BREAKDOWNS, required=False)
-    format = serializers.ChoiceField(choices=FORMATS, required=False, default="json")
-    bootstrap = serializers.BooleanField(required=False, default=True)
-    seed = serializers.IntegerField(required=False, default=0, min_value=0)
+    by = serializers.ChoiceField(choices=BREAKDOWNS, required=False, help_text="Breakdown.")
+    format = serializers.ChoiceField(
+        choices=FORMATS, required=False, default="json", help_text="json or csv"
+    )
+    bootstrap = serializers.BooleanField(required=False, default=True, help_text="Bootstrap audit.")
+    seed = serializers.IntegerField(
+        required=False, default=0, min_value=0, help_text="Seed of the bootstrap."
+    )
     include_simulated = serializers.BooleanField(required=False, default=True)
 
 
@@ -80,13 +84,7 @@ class CampaignReportView(APIView):
 
     @extend_schema(
         summary="Support-rate report of a campaign",
-        parameters=[
-            OpenApiParameter("by", OpenApiTypes.STR, enum=BREAKDOWNS, description="Breakdown."),
-            OpenApiParameter("format", OpenApiTypes.STR, enum=FORMATS, description="json or csv"),
-            OpenApiParameter("bootstrap", OpenApiTypes.BOOL, description="Bootstrap audit."),
-            OpenApiParameter("seed", OpenApiTypes.INT, description="Seed of the bootstrap."),
-            OpenApiParameter("include_simulated", OpenApiTypes.BOOL),
-        ],
+        parameters=[ReportQuerySerializer],  # the query as validated (seed >= 0 included)
         responses={
             (200, "application/json"): ReportSerializer,
             (200, "text/csv"): OpenApiTypes.STR,
