@@ -93,8 +93,8 @@ class Command(ServiceCommand):
             run = self._follow(run)
         else:
             self.stdout.write(
-                f"queued; a worker runs it (python manage.py worker). Follow it at "
-                f"/training/runs/{run.pk}/ or with: python manage.py train --resume ... / --wait"
+                f"queued for the worker (python manage.py worker); follow it at "
+                f"/training/runs/{run.pk}/ or GET /api/v1/training/runs/{run.pk}"
             )
             return
         self._report(run)
