@@ -62,7 +62,8 @@
       scales: {
         y: { min: 0, max: 100, ticks: { callback: function (v) { return v + "%"; } },
              title: { display: true, text: "Support rate" } },
-        x: { ticks: { maxRotation: 0, autoSkip: true } }
+        x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 14,
+                      callback: function (value) { return this.getLabelForValue(value).slice(5); } } }
       },
       plugins: {
         legend: { labels: { boxWidth: 14,
