@@ -1,13 +1,11 @@
 """Real headless Chromium for page tests, shared by every browser test module.
 
-Use it from a test module with::
+The fixtures (``chromium``, ``new_browser_context``, ``browser_page``) are registered once in
+tests/conftest.py; never copy them into a test module (a module copy of the session-scoped
+``chromium`` starts a second Playwright, which fails). Use them with::
 
-    from tests import browser
     from tests.browser import log_in
 
-    chromium = browser.chromium  # fixtures are found by their name in the test module
-    new_browser_context = browser.new_browser_context
-    browser_page = browser.browser_page
     pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
     def test_something(live_server, browser_page):
