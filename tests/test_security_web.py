@@ -51,7 +51,7 @@ def poisoned(suffix: str, limit: int = 200) -> str:
 @pytest.fixture
 def world(make_user) -> dict[str, Any]:
     users = {role: make_user(f"web-{role}", role) for role in ROLES[1:]}
-    label = Label.objects.create(name=poisoned("label"))
+    label = Label.objects.create(name=poisoned("label", limit=100))
     base = ModelVersion.objects.create(name=poisoned("base"), description=PAYLOAD)
     candidate = ModelVersion.objects.create(
         name=poisoned("candidate"), parent=base, method="lora", description=PAYLOAD
