@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from evalhub.api.campaigns import ModelNameField
 from evalhub.api.permissions import HasPerm
 from evalhub.models import Campaign, ModelVersion
 from training.models import DatasetVersion, PreferencePair, TrainingRun
@@ -133,12 +134,10 @@ class RunSerializer(serializers.ModelSerializer):
 
 class RunStartSerializer(serializers.Serializer):
     dataset = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
-    start_model = serializers.SlugRelatedField(
-        slug_field="name", queryset=ModelVersion.objects.all()
-    )
+    start_model = ModelNameField(slug_field="name", queryset=ModelVersion.objects.all())
     method = serializers.ChoiceField(["dpo", "sft", "reward"])
     config = serializers.DictField(required=False, default=dict)
-    compare_against = serializers.SlugRelatedField(
+    compare_against = ModelNameField(
         slug_field="name", queryset=ModelVersion.objects.all(), required=False, allow_null=True
     )
     name = serializers.CharField(required=False, allow_blank=True, default="")

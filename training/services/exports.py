@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
@@ -170,8 +171,12 @@ def _write_file(dataset: DatasetVersion, fmt: str, split: str) -> dict[str, Any]
     rows = dataset_export_write(dataset, fmt, split, buffer)
     data = buffer.getvalue().encode("utf-8")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # never a half-written file left behind
+        raise
     return {"rows": rows, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
@@ -180,25 +185,39 @@ def dataset_exports_write(*, dataset: DatasetVersion) -> DatasetVersion:
     exports: dict[str, dict[str, Any]] = {}
     for fmt in EXPORT_FORMATS:
         exports[fmt] = {split: _write_file(dataset, fmt, split) for split in EXPORT_SPLITS}
+    # Recorded only when all were written; a later export records any that are missing.
     dataset.exports = exports
     DatasetVersion.objects.filter(pk=dataset.pk).update(exports=exports)
     return dataset
 
 
 def dataset_export_file(*, dataset: DatasetVersion, fmt: str, split: str) -> Path:
-    """The export's file, rewritten from the database if it is missing or was altered."""
+    """The export's file, rewritten from the database if it is missing or was altered. An
+    export whose fingerprint was never recorded (its freeze could not write it) is recorded."""
     _check(fmt, split)
     path = dataset_dir(dataset) / export_filename(fmt, split)
     recorded = (dataset.exports or {}).get(fmt, {}).get(split, {})
     if path.is_file() and recorded.get("sha256") == _sha256(path):
         return path
     written = _write_file(dataset, fmt, split)
-    if recorded and recorded.get("sha256") != written["sha256"]:
+    if not recorded:
+        _record(dataset, fmt, split, written)
+    elif recorded.get("sha256") != written["sha256"]:
         raise InvalidInput(
             f"The {fmt}/{split} export of {dataset.name!r} no longer matches its frozen "
             "fingerprint: the rows it was built from were changed outside evalhub."
         )
     return path
+
+
+def _record(dataset: DatasetVersion, fmt: str, split: str, written: dict[str, Any]) -> None:
+    with transaction.atomic():
+        current = DatasetVersion.objects.select_for_update().get(pk=dataset.pk)
+        exports = dict(current.exports or {})
+        exports[fmt] = {**exports.get(fmt, {}), split: written}
+        current.exports = exports
+        current.save(update_fields=["exports"])
+    dataset.exports = exports
 
 
 def _sha256(path: Path) -> str:

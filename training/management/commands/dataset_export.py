@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from evalhub.management.commands._base import ServiceCommand
 from training.selectors.datasets import dataset_get_by_ref
@@ -26,9 +28,19 @@ class Command(ServiceCommand):
         path = dataset_export_file(dataset=dataset, fmt=o["format"], split=o["split"])
         data = path.read_bytes()
         if o["out"]:
-            with open(o["out"], "wb") as handle:
-                handle.write(data)
+            write_atomically(Path(o["out"]), data)
             rows = dataset.exports.get(o["format"], {}).get(o["split"], {}).get("rows", "?")
             self.stderr.write(f"wrote {rows} rows to {o['out']}")
         else:
             self.stdout.write(data.decode("utf-8"), ending="")
+
+
+def write_atomically(out: Path, data: bytes) -> None:
+    """All of it or nothing at ``out`` (a full disk leaves no partial file)."""
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from exc

@@ -60,15 +60,22 @@ class Command(ServiceCommand):
             include_examples=not o["no_examples"],
         )
         with progress_bar("freezing", enabled=o["verbosity"] > 0) as progress:
-            dataset = dataset_version_freeze(
-                name=o["name"],
-                filters=filters,
-                split_ratios=ratios,
-                seed=o["seed"],
-                near_duplicate_threshold=o["near_duplicate_threshold"],
-                description=o["description"],
-                progress=progress,
-            )
+            try:
+                dataset = dataset_version_freeze(
+                    name=o["name"],
+                    filters=filters,
+                    split_ratios=ratios,
+                    seed=o["seed"],
+                    near_duplicate_threshold=o["near_duplicate_threshold"],
+                    description=o["description"],
+                    progress=progress,
+                )
+            except OSError as exc:
+                raise CommandError(
+                    f"dataset version {o['name']!r} is frozen, but writing its exports failed "
+                    f"({exc.strerror or exc}: {exc.filename or ''}); free the space, then "
+                    f"python manage.py dataset_export {o['name']} writes (and records) them."
+                ) from exc
         self.stdout.write(dataset_summary(dataset))
 
 
