@@ -28,6 +28,7 @@ from tests.test_generation_worker import _worker_env
 from tests.test_training_helpers import add_votes, campaign_with_texts
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.reliability
 
 
 class SmallDisk:

@@ -27,7 +27,7 @@ from tests.test_generation_service import make_campaign
 
 # Real transactions: a job that runs longer than its heartbeat interval (10 s) has its heartbeat
 # thread write the job row from another connection, which a test-wide transaction would block.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 MODELS = ["tiny-base", "tiny-warm"]
 
 

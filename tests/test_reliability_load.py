@@ -11,11 +11,13 @@ whichever database the rest of the suite runs on. The scratch database is droppe
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from benchmarks import reliability_load as engine
 
+pytestmark = pytest.mark.reliability
 SECONDS = float(os.environ.get("RELIABILITY_SECONDS", "15"))
 
 
@@ -28,14 +30,19 @@ def template() -> str:
 
 
 def _run(template: str, capsys, **kwargs) -> engine.Result:
-    result = engine.run_scenario(
-        database=f"evalhub_reliability_{os.getpid()}",
-        template=template,
-        raters=20,
-        comparisons=300,
-        workers=3,
-        **kwargs,
-    )
+    # In its own thread: the engine calls asyncio.run(), which refuses to run in a thread whose
+    # event loop is busy (Playwright's sync API keeps one in the main thread once a browser test
+    # of this session has started Chromium).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(
+            engine.run_scenario,
+            database=f"evalhub_reliability_{os.getpid()}",
+            template=template,
+            raters=20,
+            comparisons=300,
+            workers=3,
+            **kwargs,
+        ).result()
     with capsys.disabled():
         print("\n" + result.text)
     return result

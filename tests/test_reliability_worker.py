@@ -25,6 +25,7 @@ from tests.test_generation_service import make_campaign
 from tests.test_generation_worker import _worker_env
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.reliability
 N_PROMPTS = 40
 WORKER = [sys.executable, "manage.py", "worker", "--interval", "0.2"]
 
