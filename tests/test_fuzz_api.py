@@ -269,19 +269,7 @@ def test_unmatched_api_paths_answer_json(admin_api):
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_training_run_with_a_nul_model_name_is_a_400(admin_api, request):
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="training/api.py RunStartSerializer (start_model, compare_against: "
-                "SlugRelatedField) sends a NUL character to PostgreSQL, which refuses it "
-                "(DataError, a 500). Reject NUL before the lookup (see evalhub.api.campaigns."
-                "ModelNameField).",
-            )
-        )
+def test_training_run_with_a_nul_model_name_is_a_400(admin_api):
     body = {"dataset": 1, "start_model": "a\x00", "method": "dpo"}
     response = admin_api.post("/api/v1/training/runs", body, format="json")
     assert response.status_code == 400, response.content

@@ -97,14 +97,6 @@ def _complete_files(folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="training/management/commands/dataset_export.py: --out is written with a plain "
-    "open()/write(): on a full disk the command dies with an OSError traceback (not a "
-    "CommandError) and leaves a partial file at --out. Fix: write to OUT.tmp in the same "
-    "folder, os.replace() it into place, delete the temporary file on error and raise "
-    "CommandError(f'cannot write {out}: {exc.strerror}').",
-)
 def test_dataset_export_to_a_full_disk(settings, tmp_path, small_disk):
     dataset = _frozen_dataset(settings, tmp_path / "var")
     out = small_disk.path / "train.jsonl"
@@ -229,16 +221,6 @@ def test_report_csv_to_a_full_device_fails_loudly_then_succeeds(settings, tmp_pa
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="training/services/datasets.py dataset_version_freeze (line ~188) commits the "
-    "version, then writes its exports outside that transaction: `manage.py dataset_freeze` on "
-    "a full disk dies with an OSError traceback and leaves a frozen version with no recorded "
-    "exports; the name is now taken, so the command cannot be run again, and "
-    "dataset_export_file rewrites the files later without ever recording their fingerprints. "
-    "Fix: catch OSError in the command (CommandError naming the folder) and let a later export "
-    "record missing fingerprints (or write the exports before committing the version).",
-)
 def test_cli_freeze_onto_a_full_disk_recovers_its_exports(settings, small_disk):
     from training.models import DatasetVersion
     from training.services.pairs import pairs_build
