@@ -261,6 +261,7 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._log_handle.close()
+        self.log.unlink(missing_ok=True)  # read on failure (wait_ready) before this point
 
     def __enter__(self) -> Gunicorn:
         self.wait_ready()
