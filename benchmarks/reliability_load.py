@@ -228,6 +228,7 @@ class Gunicorn:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = ROOT / "var" / f"reliability-gunicorn-{os.getpid()}-{self.port}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log_text = ""  # the whole log, kept when the server stops
         env = server_env(url)
         self._log_handle = self.log.open("wb")
         self.process = subprocess.Popen(
@@ -261,7 +262,8 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._log_handle.close()
-        self.log.unlink(missing_ok=True)  # read on failure (wait_ready) before this point
+        self.log_text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        self.log.unlink(missing_ok=True)
 
     def __enter__(self) -> Gunicorn:
         self.wait_ready()
@@ -653,6 +655,8 @@ def run_scenario(
                 stats.errors.append(f"after the load: next answered {after.status_code}")
         checks = check_database(url, campaign_id, stats)
         found = problems(checks, stats, outage=outage)
+        if found:
+            found.append(f"gunicorn's log ends with:\n{server.log_text[-3000:]}")
         text = report(stats, checks, raters=raters, workers=workers, outage=cutter)
         return Result(stats, checks, found, text)
     finally:
