@@ -1,7 +1,9 @@
-"""Roles are Django groups with permissions: rater, agent, pm, admin.
+"""Roles are Django groups with permissions: rater, agent, expert, pm, admin.
 
-- rater: votes in rating campaigns (/rate/ and the rater API).
-- agent: uses the 2+2 workbench.
+- rater: votes in rating campaigns (/rate/ and the rater API); labels items in tasks meant for
+  users (the crowd tier).
+- agent: uses the 2+2 workbench; labels items in tasks meant for staff.
+- expert: labels items in tasks meant for experts, cross-reviews and spot-checks labels.
 - pm:    reads reports and dashboards, manages campaigns, views everything in the admin.
 - admin: everything, including the admin site.
 """
@@ -13,13 +15,14 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
-ROLES = ("rater", "agent", "pm", "admin")
-PROJECT_APPS = ("evalhub", "feedback", "training")
+ROLES = ("rater", "agent", "expert", "pm", "admin")
+PROJECT_APPS = ("evalhub", "feedback", "training", "labeling", "assist")
 
 _ROLE_PERMISSIONS: dict[str, list[str]] = {
-    "rater": ["evalhub.rate_campaign"],
-    "agent": ["evalhub.use_workbench"],
-    "pm": ["evalhub.view_reports", "evalhub.manage_campaign"],
+    "rater": ["evalhub.rate_campaign", "evalhub.label_items"],
+    "agent": ["evalhub.use_workbench", "evalhub.label_items"],
+    "expert": ["evalhub.label_items", "evalhub.review_labels"],
+    "pm": ["evalhub.view_reports", "evalhub.manage_campaign", "evalhub.manage_data"],
 }
 STAFF_ROLES = {"pm", "admin"}
 

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "evalhub.apps.EvalhubConfig",
     "feedback.apps.FeedbackConfig",
     "training.apps.TrainingConfig",
+    "labeling.apps.LabelingConfig",
+    "assist.apps.AssistConfig",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,4 @@
-"""Dependencies flow one way (training -> feedback -> evalhub) and the pure cores import no Django.
+"""Dependencies flow one way (assist -> labeling -> training -> feedback -> evalhub) and the pure cores import no Django.
 
 Checked statically over every module's import statements, so a violation anywhere fails here.
 """
@@ -42,6 +42,26 @@ def test_evalhub_imports_neither_feedback_nor_training():
     assert offenders == []
 
 
+@pytest.mark.parametrize(
+    ("folder", "forbidden"),
+    [
+        ("evalhub", {"labeling", "assist"}),
+        ("feedback", {"labeling", "assist"}),
+        ("training", {"labeling", "assist"}),
+        ("labeling", {"assist"}),
+    ],
+)
+def test_data_platform_apps_sit_on_top(folder, forbidden):
+    """labeling reads evalhub and training; assist reads labeling too; nothing reads them back."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _modules(folder)
+        for name, _ in _imports(path)
+        if name.split(".")[0] in forbidden
+    ]
+    assert offenders == []
+
+
 def test_feedback_does_not_import_training():
     offenders = [
         f"{path.relative_to(ROOT)}: {name}"
@@ -75,7 +95,7 @@ def test_heavy_ml_libraries_are_imported_lazily_outside_training_ml():
     """The web process never loads torch: outside training/ml only function-level imports."""
     offenders = [
         f"{path.relative_to(ROOT)}: {name}"
-        for folder in ["evalhub", "feedback", "training"]
+        for folder in ["evalhub", "feedback", "training", "labeling", "assist"]
         for path in _modules(folder)
         if "training/ml" not in str(path)
         for name, top in _imports(path)

@@ -1,6 +1,6 @@
 """Every role x every URL pattern, found by walking the URL resolver (a new route is covered the
 day it is added): anonymous, rater, agent, pm and admin, each against every route with its path
-parameters filled with real object ids.
+parameters filled with real object ids (and expert, the labeling reviewer).
 
 - evalhub's own routes have an explicit table of the status each role gets (``EXPECTED``); a
   route of evalhub missing from the table fails the test, so the table stays complete.
@@ -34,7 +34,7 @@ from tests.factories import open_campaign_with_outputs
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "rater", "agent", "pm", "admin")
+ROLES = ("anonymous", "rater", "agent", "expert", "pm", "admin")
 LOGIN = "/accounts/login/"
 ADMIN_LOGIN = "/admin/login/"
 
@@ -67,53 +67,53 @@ def all_routes() -> list[Route]:
 
 
 # -- the explicit table for evalhub's routes -------------------------------------------------
-# name: (method, statuses for anonymous, rater, agent, pm, admin). POSTs carry an empty body:
+# name: (method, statuses for anonymous, rater, agent, expert, pm, admin). POSTs carry an empty body:
 # a role that may act gets its validation answer (400) or the action's redirect.
 # fmt: off
-EXPECTED: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
-    "home":                  ("GET",  (302, 302, 200, 200, 200)),
-    "login":                 ("GET",  (200, 200, 200, 200, 200)),
-    "logout":                ("POST", (302, 302, 302, 302, 302)),
-    "rate-list":             ("GET",  (302, 200, 403, 403, 200)),
-    "rate-vote":             ("GET",  (302, 200, 403, 403, 200)),
-    "rate-vote-submit":      ("POST", (302, 302, 403, 403, 302)),
-    "rate-skip":             ("POST", (302, 302, 403, 403, 302)),
-    "dashboard":             ("GET",  (302, 403, 403, 200, 200)),
-    "dashboard-campaign":    ("GET",  (302, 403, 403, 200, 200)),
-    "job-list":              ("GET",  (302, 403, 403, 200, 200)),
-    "job-detail":            ("GET",  (302, 403, 403, 200, 200)),
-    "job-cancel":            ("POST", (302, 403, 403, 302, 302)),
-    "job-retry":             ("POST", (302, 403, 403, 302, 302)),
-    "campaign-list":         ("GET",  (302, 403, 403, 200, 200)),
-    "campaign-detail":       ("GET",  (302, 403, 403, 200, 200)),
-    "campaign-generate":     ("POST", (302, 403, 403, 302, 302)),
-    "campaign-open":         ("POST", (302, 403, 403, 302, 302)),
-    "campaign-close":        ("POST", (302, 403, 403, 302, 302)),
-    "api-campaigns":         ("GET",  (401, 403, 403, 200, 200)),
-    "api-campaign":          ("GET",  (401, 403, 403, 200, 200)),
-    "api-campaign-open":     ("POST", (401, 403, 403, 200, 200)),
-    "api-campaign-close":    ("POST", (401, 403, 403, 200, 200)),
-    "api-next":              ("GET",  (401, 200, 403, 403, 200)),
-    "api-campaign-report":   ("GET",  (401, 403, 403, 200, 200)),
-    "api-campaign-generate": ("POST", (401, 403, 403, 202, 202)),
-    "api-jobs":              ("GET",  (401, 403, 403, 200, 200)),
-    "api-job":               ("GET",  (401, 403, 403, 200, 200)),
-    "api-job-cancel":        ("POST", (401, 403, 403, 200, 200)),
-    "api-job-retry":         ("POST", (401, 403, 403, 409, 409)),
-    "api-votes":             ("POST", (401, 400, 403, 403, 400)),
-    "api-skip":              ("POST", (401, 400, 403, 403, 400)),
-    "api-models":            ("GET",  (401, 403, 403, 200, 200)),
-    "api-prompts":           ("GET",  (401, 403, 403, 200, 200)),
-    "api-import-prompts":    ("POST", (401, 403, 403, 415, 415)),
-    "api-import-outputs":    ("POST", (401, 403, 403, 415, 415)),
-    "api-import-battles":    ("POST", (401, 403, 403, 415, 415)),
-    "schema":                ("GET",  (200, 200, 200, 200, 200)),
-    "api-docs":              ("GET",  (200, 200, 200, 200, 200)),
+EXPECTED: dict[str, tuple[str, tuple[int, int, int, int, int, int]]] = {
+    "home":                  ("GET",  (302, 302, 200, 200, 200, 200)),
+    "login":                 ("GET",  (200, 200, 200, 200, 200, 200)),
+    "logout":                ("POST", (302, 302, 302, 302, 302, 302)),
+    "rate-list":             ("GET",  (302, 200, 403, 403, 403, 200)),
+    "rate-vote":             ("GET",  (302, 200, 403, 403, 403, 200)),
+    "rate-vote-submit":      ("POST", (302, 302, 403, 403, 403, 302)),
+    "rate-skip":             ("POST", (302, 302, 403, 403, 403, 302)),
+    "dashboard":             ("GET",  (302, 403, 403, 403, 200, 200)),
+    "dashboard-campaign":    ("GET",  (302, 403, 403, 403, 200, 200)),
+    "job-list":              ("GET",  (302, 403, 403, 403, 200, 200)),
+    "job-detail":            ("GET",  (302, 403, 403, 403, 200, 200)),
+    "job-cancel":            ("POST", (302, 403, 403, 403, 302, 302)),
+    "job-retry":             ("POST", (302, 403, 403, 403, 302, 302)),
+    "campaign-list":         ("GET",  (302, 403, 403, 403, 200, 200)),
+    "campaign-detail":       ("GET",  (302, 403, 403, 403, 200, 200)),
+    "campaign-generate":     ("POST", (302, 403, 403, 403, 302, 302)),
+    "campaign-open":         ("POST", (302, 403, 403, 403, 302, 302)),
+    "campaign-close":        ("POST", (302, 403, 403, 403, 302, 302)),
+    "api-campaigns":         ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-campaign":          ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-campaign-open":     ("POST", (401, 403, 403, 403, 200, 200)),
+    "api-campaign-close":    ("POST", (401, 403, 403, 403, 200, 200)),
+    "api-next":              ("GET",  (401, 200, 403, 403, 403, 200)),
+    "api-campaign-report":   ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-campaign-generate": ("POST", (401, 403, 403, 403, 202, 202)),
+    "api-jobs":              ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-job":               ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-job-cancel":        ("POST", (401, 403, 403, 403, 200, 200)),
+    "api-job-retry":         ("POST", (401, 403, 403, 403, 409, 409)),
+    "api-votes":             ("POST", (401, 400, 403, 403, 403, 400)),
+    "api-skip":              ("POST", (401, 400, 403, 403, 403, 400)),
+    "api-models":            ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-prompts":           ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-import-prompts":    ("POST", (401, 403, 403, 403, 415, 415)),
+    "api-import-outputs":    ("POST", (401, 403, 403, 403, 415, 415)),
+    "api-import-battles":    ("POST", (401, 403, 403, 403, 415, 415)),
+    "schema":                ("GET",  (200, 200, 200, 200, 200, 200)),
+    "api-docs":              ("GET",  (200, 200, 200, 200, 200, 200)),
 }
 # Extra requests on evalhub routes that accept more than one method.
-EXTRA: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
-    "api-campaigns":         ("POST", (401, 403, 403, 400, 400)),
-    "api-models":            ("POST", (401, 403, 403, 400, 400)),
+EXTRA: dict[str, tuple[str, tuple[int, int, int, int, int, int]]] = {
+    "api-campaigns":         ("POST", (401, 403, 403, 403, 400, 400)),
+    "api-models":            ("POST", (401, 403, 403, 403, 400, 400)),
 }
 # fmt: on
 PUBLIC_ELSEWHERE = {"feedback-docs-thumbs"}  # how a product sends thumbs; holds no secret
@@ -362,7 +362,7 @@ def test_admin_routes(world):
             status, where = response.status_code, f"{role:9} {path} ({route.name})"
             if status >= 500:
                 problems.append(f"{where}: {status}")
-            elif role in ("anonymous", "rater", "agent"):
+            elif role in ("anonymous", "rater", "agent", "expert"):
                 public = route.name in ("admin:login", "admin:view_on_site", "admin:logout")
                 if not public and not login_redirect(response, ADMIN_LOGIN):
                     problems.append(f"{where}: {status}, not sent to the admin login")

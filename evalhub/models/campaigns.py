@@ -89,6 +89,17 @@ class Campaign(models.Model):
         help_text="The rater pool; empty means every user with the rater role.",
     )
     guidelines = models.TextField(blank=True, help_text="Markdown shown to raters.")
+    # Rater quality: gold items (known answer) and attention checks (one answer plainly wrong)
+    # are mixed into what raters are served; raters below the threshold are flagged.
+    gold_share = models.FloatField(
+        default=0.0, help_text="Share of served items that are gold or attention checks (0-0.5)."
+    )
+    gold_min_accuracy = models.FloatField(
+        default=0.7, help_text="Raters below this accuracy on checks are flagged."
+    )
+    gold_min_answers = models.PositiveSmallIntegerField(
+        default=3, help_text="Checks a rater must answer before they can be flagged."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -120,6 +131,14 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(votes_per_prompt__gte=1), name="campaign_overlap_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(gold_share__gte=0) & Q(gold_share__lte=0.5),
+                name="campaign_gold_share_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_min_accuracy__gte=0) & Q(gold_min_accuracy__lte=1),
+                name="campaign_gold_accuracy_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -147,7 +166,13 @@ class Comparison(models.Model):
     candidate_output = models.ForeignKey(
         "evalhub.Output", on_delete=models.PROTECT, related_name="comparisons_as_candidate"
     )
+
+    class GoldKind(models.TextChoices):
+        GOLD = "gold", "gold item (known answer)"
+        ATTENTION = "attention", "attention check (one answer plainly wrong)"
+
     is_gold = models.BooleanField(default=False)
+    gold_kind = models.CharField(max_length=10, choices=GoldKind.choices, blank=True)
     gold_outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     # Counters kept by the assignment service (all under row locks):
     vote_count = models.PositiveIntegerField(default=0)
@@ -172,6 +197,11 @@ class Comparison(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(side_seed__in=[0, 1]), name="comparison_side_seed_bit"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_gold=False, gold_kind="")
+                | Q(is_gold=True, gold_kind__in=["gold", "attention"]) & ~Q(gold_outcome=""),
+                name="comparison_gold_has_answer",
             ),
         ]
         indexes = [
@@ -289,6 +319,13 @@ class Vote(models.Model):
         help_text="Where the vote came from outside a rating page (import record, feedback record).",
     )
     is_simulated = models.BooleanField(default=False)
+    data_source = models.ForeignKey(
+        "evalhub.DataSource",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="votes",
+    )
     supersedes = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
@@ -325,3 +362,30 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"vote {self.pk}: {self.outcome}"
+
+
+class RaterExclusion(models.Model):
+    """An admin's decision to leave a flagged rater's votes out of a campaign's reports.
+
+    Votes are never deleted: reports filter them out while the exclusion exists, and show the
+    support rate before and after. Deleting the exclusion brings the votes back.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="exclusions")
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaign_exclusions"
+    )
+    reason = models.TextField(blank=True)
+    gold_accuracy = models.FloatField(null=True, blank=True, help_text="At the time of decision.")
+    gold_answers = models.PositiveIntegerField(default=0)
+    excluded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "rater"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "rater"], name="exclusion_once")]
+
+    def __str__(self) -> str:
+        return f"rater {self.rater_id} excluded from campaign {self.campaign_id}"

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -40,14 +41,29 @@ def params_hash(params: dict[str, Any]) -> str:
 
 
 class Label(models.Model):
+    """A node of the label taxonomy (a tree through ``parent``).
+
+    Renames and merges never lose history: each change is a ``LabelEvent``; a merged label stays
+    (``merged_into`` the survivor, inactive) so old references and reports can still be explained.
+    """
+
     name = models.CharField(max_length=100, unique=True)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     description = models.TextField(blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
+    is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("label_items", "Can work on labeling tasks"),
+            ("review_labels", "Can review and spot-check labels (expert)"),
+            ("manage_data", "Can manage sources, the taxonomy, labeling tasks and AI assistance"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -58,6 +74,45 @@ class Label(models.Model):
             if ancestor.pk == self.pk:
                 raise ValidationError({"parent": "Labels cannot form a cycle."})
             ancestor = ancestor.parent
+
+
+class LabelEvent(models.Model):
+    """One change to the taxonomy: what it was before and after, who did it, which items moved."""
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        RENAME = "rename"
+        DESCRIBE = "describe"
+        MOVE = "move"
+        MERGE = "merge"
+
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    moved = models.JSONField(
+        default=dict, blank=True, help_text="Ids of the items a merge moved, by kind."
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=["create", "rename", "describe", "move", "merge"]),
+                name="labelevent_action_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.label_id}"
 
 
 class Prompt(models.Model):
@@ -73,7 +128,31 @@ class Prompt(models.Model):
     history = models.JSONField(default=list, blank=True, help_text="[[user, assistant], ...] turns")
     reference = models.TextField(blank=True, help_text="A reference answer (Alpaca `output`).")
     labels = models.ManyToManyField(Label, blank=True, related_name="prompts")
-    source = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="Free-text note.")
+    data_source = models.ForeignKey(
+        "evalhub.DataSource",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="prompts",
+    )
+    origin = models.CharField(
+        max_length=20,
+        choices=[
+            ("original", "original"),
+            ("paraphrase", "paraphrase (AI)"),
+            ("back_translation", "back-translation (AI)"),
+        ],
+        default="original",
+    )
+    derived_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="derived",
+        help_text="The prompt an augmented prompt was made from.",
+    )
     external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL = no id; unique when set
     content_hash = models.CharField(max_length=64, unique=True, editable=False)
     split = models.CharField(max_length=16, choices=Split.choices, default=Split.UNASSIGNED)
@@ -90,6 +169,10 @@ class Prompt(models.Model):
             models.CheckConstraint(
                 condition=models.Q(split__in=["train", "val", "test", "unassigned"]),
                 name="prompt_split_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(origin__in=["original", "paraphrase", "back_translation"]),
+                name="prompt_origin_valid",
             ),
         ]
 
@@ -147,6 +230,13 @@ class Output(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     finish_reason = models.CharField(max_length=32, blank=True)
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.IMPORTED)
+    data_source = models.ForeignKey(
+        "evalhub.DataSource",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outputs",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

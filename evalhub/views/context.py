@@ -22,9 +22,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Campaigns", "/campaigns/"))
         items.append(("Jobs", "/jobs/"))
         items.append(("API docs", "/api/docs/"))
+    if roles & {"rater", "agent", "expert", "admin"}:
+        items.append(("Labeling", "/labeling/"))
     if roles & {"pm", "admin"}:
         items.append(("Feedback", "/feedback/"))
         items.append(("Training", "/training/"))
+        items.append(("Data", "/data/"))
+        items.append(("AI assist", "/assist/"))
     if roles & {"admin", "pm"}:
         items.append(("Admin", "/admin/"))
     return {"nav_items": items, "user_roles": sorted(roles)}

@@ -24,6 +24,7 @@ class PairSource(models.TextChoices):
     CHOICE = "choice", "n-way choice"
     THUMBS = "thumbs", "thumbs up vs down"
     EXPERT = "expert", "expert"
+    AI_JUDGE = "ai_judge", "AI judge (RLAIF)"
 
 
 def pair_content_hash(
@@ -105,6 +106,24 @@ class PreferencePair(models.Model):
     n_signals = models.PositiveIntegerField(default=1, help_text="Signals on the same question.")
     agreement = models.FloatField(default=1.0, help_text="strength / n_signals")
     labels = models.ManyToManyField("evalhub.Label", blank=True, related_name="+")
+    data_source = models.ForeignKey(
+        "evalhub.DataSource",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="preference_pairs",
+    )
+    review_status = models.CharField(
+        max_length=10,
+        choices=[
+            ("unreviewed", "unreviewed"),
+            ("accepted", "accepted"),
+            ("corrected", "corrected"),
+            ("rejected", "rejected"),
+        ],
+        default="unreviewed",
+        help_text="Expert review; rejected pairs never enter a dataset.",
+    )
     content_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     last_build = models.ForeignKey(
@@ -125,6 +144,10 @@ class PreferencePair(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(agreement__gt=0) & Q(agreement__lte=1), name="pair_agreement_share"
+            ),
+            models.CheckConstraint(
+                condition=Q(review_status__in=["unreviewed", "accepted", "corrected", "rejected"]),
+                name="pair_review_status_valid",
             ),
         ]
         indexes = [
@@ -158,6 +181,24 @@ class CompletionExample(models.Model):
     )
     strength = models.PositiveIntegerField(default=1)
     labels = models.ManyToManyField("evalhub.Label", blank=True, related_name="+")
+    data_source = models.ForeignKey(
+        "evalhub.DataSource",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="completion_examples",
+    )
+    review_status = models.CharField(
+        max_length=10,
+        choices=[
+            ("unreviewed", "unreviewed"),
+            ("accepted", "accepted"),
+            ("corrected", "corrected"),
+            ("rejected", "rejected"),
+        ],
+        default="unreviewed",
+        help_text="Expert review; rejected examples never enter a dataset.",
+    )
     content_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     last_build = models.ForeignKey(

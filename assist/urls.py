@@ -1,0 +1,5 @@
+"""/assist/ pages."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

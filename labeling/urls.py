@@ -1,0 +1,5 @@
+"""/labeling/ pages."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
