@@ -192,14 +192,6 @@ def test_flaky_endpoint_is_retried_without_duplicates(server, failure):
     assert server.chat_requests == 10 + 4  # each failure cost exactly one more request
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="When the endpoint is down before a job starts, the job fails in the served-model "
-    "check (evalhub/services/generation/run.py check_served -> OpenAICompatBackend."
-    "check_served -> list_models) and its error names the endpoint but says model "
-    "'(list models)' instead of the model versions the campaign needs. Fix: in check_served, "
-    "catch the GenerationError of list_models and raise it again with model=<served name>.",
-)
 def test_endpoint_down_error_names_the_model(server):
     campaign = make_campaign(server, n_prompts=1, name="named")
     server.stop()

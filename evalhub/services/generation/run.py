@@ -9,6 +9,7 @@ from typing import Any
 
 from evalhub.generation.base import (
     Backend,
+    GenerationError,
     GenerationRequest,
     GenerationResult,
     build_messages,
@@ -182,9 +183,28 @@ class GenerationRun:
 
 
 def check_served(campaign: Campaign, sides: set[str]) -> None:
-    """Fail early, with the served names, when an endpoint does not serve a version."""
+    """Fail early, with the served names, when an endpoint does not serve a version.
+
+    An endpoint that cannot even list its models (down, refusing connections) fails here too,
+    with an error that names the model the campaign needs (not the listing call).
+    """
     for side in sorted(sides):
-        backend, model = model_version_backend(getattr(campaign, side))
+        version = getattr(campaign, side)
+        backend, model = model_version_backend(version)
         check = getattr(backend, "check_served", None)
-        if check is not None:
+        if check is None:
+            continue
+        try:
             check(model)
+        except GenerationError as error:
+            if error.model == model:
+                raise
+            named = model if model == version.name else f"{model} (version {version.name})"
+            raise GenerationError(
+                f"could not check that the model is served: {error.reason}",
+                endpoint=error.endpoint,
+                model=named,
+                status=error.status,
+                retryable=error.retryable,
+                attempts=error.attempts,
+            ) from error
