@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from evalhub.models import Prompt
 from evalhub.services.errors import Conflict, InvalidInput
+from tests.factories import open_campaign_with_outputs
 from tests.test_training_helpers import add_votes, campaign_with_texts
 from training.models import DatasetItem, PreferencePair
 from training.services.datasets import dataset_filters, dataset_version_freeze
@@ -253,3 +254,36 @@ def test_exports_load_with_datasets_in_the_formats_trl_expects(tmp_path):
     (first,) = [row for row in alpaca if "system" in row]
     assert first["system"] == "Be kind." and first["history"] == [["Hey", "Hi!"]]
     assert list(export_rows(dataset, "kto", "all")) == []
+
+
+def test_rejected_and_ai_judge_pairs_stay_out_unless_asked_for(db):
+    """Expert-rejected pairs never enter a dataset; AI-judge pairs only when named in sources."""
+    from training.models import PreferencePair
+    from training.models.pairs import PairSource
+    from training.services.datasets import dataset_filters
+
+    campaign = open_campaign_with_outputs(n_prompts=3, votes_per_prompt=1, name="ds-review")
+    prompts = list(campaign.prompts.order_by("pk"))
+    kept = _pair(prompts[0], campaign, "kept")
+    rejected = _pair(prompts[1], campaign, "rejected")
+    rejected.review_status = "rejected"
+    rejected.save()
+    judged = _pair(prompts[2], campaign, "judged", source=PairSource.AI_JUDGE)
+    human = set(PreferencePair.objects.filter(dataset_filters().query(pairs=True)))
+    assert human == {kept}
+    asked = dataset_filters(sources=[PairSource.AI_JUDGE])
+    assert set(PreferencePair.objects.filter(asked.query(pairs=True))) == {judged}
+
+
+def _pair(prompt, campaign, text, source="pairwise"):
+    from training.models import PreferencePair
+
+    return PreferencePair.objects.create(
+        prompt=prompt,
+        chosen_text=f"{text} good",
+        rejected_text=f"{text} bad",
+        source=source,
+        source_key=f"test:{text}",
+        campaign=campaign,
+        content_hash=f"hash-{text}",
+    )

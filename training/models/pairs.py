@@ -122,6 +122,7 @@ class PreferencePair(models.Model):
             ("rejected", "rejected"),
         ],
         default="unreviewed",
+        db_default="unreviewed",
         help_text="Expert review; rejected pairs never enter a dataset.",
     )
     content_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -197,6 +198,7 @@ class CompletionExample(models.Model):
             ("rejected", "rejected"),
         ],
         default="unreviewed",
+        db_default="unreviewed",
         help_text="Expert review; rejected examples never enter a dataset.",
     )
     content_hash = models.CharField(max_length=64, unique=True, editable=False)

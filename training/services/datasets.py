@@ -60,11 +60,15 @@ class DatasetFilters:
         }
 
     def query(self, *, pairs: bool) -> Q:
-        q = Q(is_active=True)
+        # A rejected review always keeps a row out; AI-judge rows only enter when asked for by
+        # name, so AI labels never mix silently with human ones.
+        q = Q(is_active=True) & ~Q(review_status="rejected")
         if self.campaigns:
             q &= Q(campaign_id__in=self.campaigns)
         if self.sources:
             q &= Q(source__in=self.sources)
+        else:
+            q &= ~Q(source=PairSource.AI_JUDGE)
         if self.labels:
             q &= Q(prompt__labels__name__in=self.labels)
         if self.since:
