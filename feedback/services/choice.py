@@ -9,7 +9,8 @@ reported beside it). Other tasks are recorded and reported, but never mixed into
 
 Raters (``/choose/``) get tasks built from the campaign's stored outputs: every prompt up to
 ``votes_per_prompt`` picks, the least-picked first, each prompt at most once per rater, with the
-same number of answers from each model (at most two each: 2 or 4 options).
+same number of answers from each model (at most two each: 2 or 4 options). Serving takes a
+row lock on the campaign, so racing raters never push a prompt past ``votes_per_prompt``.
 """
 
 from __future__ import annotations
@@ -154,18 +155,23 @@ def choice_task_next(
     live = mine.first()
     if live is not None:
         return live
-    prompt_id = _next_prompt_id(campaign, rater, now)
-    if prompt_id is None:
-        return None
     try:
-        return choice_task_create(
-            campaign=campaign,
-            prompt=Prompt.objects.get(pk=prompt_id),
-            outputs=_rater_outputs(campaign, prompt_id),
-            rater=rater,
-            channel="choose",
-            now=now,
-        )
+        with transaction.atomic():
+            # One server at a time per campaign: two raters racing for the last pick of a prompt
+            # would otherwise both get it (votes_per_prompt + 1). Serving a choice is rare next
+            # to voting, so a campaign-row lock costs nothing measurable.
+            Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+            prompt_id = _next_prompt_id(campaign, rater, now)
+            if prompt_id is None:
+                return None
+            return choice_task_create(
+                campaign=campaign,
+                prompt=Prompt.objects.get(pk=prompt_id),
+                outputs=_rater_outputs(campaign, prompt_id),
+                rater=rater,
+                channel="choose",
+                now=now,
+            )
     except IntegrityError:  # a double click created it a moment ago
         return mine.first()
 
