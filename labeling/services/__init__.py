@@ -1,0 +1,1 @@
+"""Writes of the labeling app (tasks, serving, annotations, reviews, spot-checks, effects)."""
