@@ -300,6 +300,9 @@ class Claim(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     expires_at = models.DateTimeField(db_index=True)
+    skipped = models.BooleanField(
+        default=False, help_text="The labeler passed on it: never served to them again."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
