@@ -16,6 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evalhub.api.permissions import HasPerm
+from evalhub.models import DataSource
+from evalhub.selectors.sources import data_source_get
+from evalhub.services.errors import ServiceError
 from evalhub.services.imports import (
     FORMATS,
     LABEL_SEPARATOR,
@@ -37,6 +40,25 @@ class ImportUploadSerializer(serializers.Serializer):
     skip_bad = serializers.BooleanField(
         default=False, help_text="Store the good rows and list the bad ones instead of failing."
     )
+    source = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="A registered data source (name or id) every new row comes from "
+        "(400 when there is none of that name).",
+    )
+
+    def validate_source(self, value: str) -> DataSource:
+        try:
+            return data_source_get(value)
+        except ServiceError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def data_source(self) -> DataSource | None:
+        return self.validated_data.get("source")
+
+    def source_note(self) -> str:
+        source = self.data_source()
+        return source.name if source is not None else (self.validated_data["file"].name or "")
 
 
 class OutputsUploadSerializer(ImportUploadSerializer):
@@ -154,7 +176,8 @@ class PromptImportView(_ImportView):
         report = prompts_import(
             table=_table(body),
             skip_bad=body.validated_data["skip_bad"],
-            source=body.validated_data["file"].name or "",
+            source=body.source_note(),
+            data_source=body.data_source(),
         )
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)
 
@@ -174,6 +197,7 @@ class OutputImportView(_ImportView):
             table=_table(body),
             skip_bad=body.validated_data["skip_bad"],
             create_models=body.validated_data["create_models"],
+            data_source=body.data_source(),
         )
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)
 
@@ -196,7 +220,8 @@ class BattleImportView(_ImportView):
             baseline_name=data["baseline"],
             candidate_name=data["candidate"],
             skip_bad=data["skip_bad"],
-            source=data["file"].name or "",
+            source=body.source_note(),
+            data_source=body.data_source(),
             created_by=request.user,
         )
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)

@@ -1,4 +1,5 @@
-"""python manage.py import_battles FILE --campaign NAME --baseline MODEL --candidate MODEL"""
+"""python manage.py import_battles FILE --campaign NAME --baseline MODEL --candidate MODEL
+[--source NAME]: new prompts, outputs and the votes point to that registered data source."""
 
 from __future__ import annotations
 
@@ -24,11 +25,9 @@ class Command(ImportCommand):
         parser.add_argument("--campaign", required=True, help="Campaign name (created if new).")
         parser.add_argument("--baseline", required=True, help="Baseline model version name.")
         parser.add_argument("--candidate", required=True, help="Candidate model version name.")
-        parser.add_argument(
-            "--source", default=None, help="Source of new prompts (default: the file name)."
-        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        data_source = self.data_source(options)
         self.run_import(
             options,
             lambda table, progress: battles_import(
@@ -37,7 +36,8 @@ class Command(ImportCommand):
                 baseline_name=options["baseline"],
                 candidate_name=options["candidate"],
                 skip_bad=options["skip_bad"],
-                source=options["source"] if options["source"] is not None else table.filename,
+                source=data_source.name if data_source is not None else table.filename,
+                data_source=data_source,
                 progress=progress,
             ),
         )

@@ -1,4 +1,5 @@
-"""python manage.py import_outputs FILE [--format csv|jsonl|json] [--skip-bad] [--create-models]"""
+"""python manage.py import_outputs FILE [--format csv|jsonl|json] [--skip-bad] [--create-models]
+[--source NAME]"""
 
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ class Command(ImportCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        data_source = self.data_source(options)
         self.run_import(
             options,
             lambda table, progress: outputs_import(
                 table=table,
                 skip_bad=options["skip_bad"],
                 create_models=options["create_models"],
+                data_source=data_source,
                 progress=progress,
             ),
         )

@@ -1,4 +1,8 @@
-"""python manage.py import_prompts FILE [--format csv|jsonl|json] [--skip-bad] [--source S]
+"""python manage.py import_prompts FILE [--format csv|jsonl|json] [--skip-bad] [--source NAME]
+
+``--source NAME`` names a registered data source (``manage.py sources add``): every new row
+points to it, and its name is the free-text note of rows that name none. Without it the note is
+the file name and the rows point to no source.
 
 Also home of ``ImportCommand``, the shared frame of the three import commands (import_prompts,
 import_outputs, import_battles): read the file, show a progress bar on stderr for big files,
@@ -16,6 +20,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from evalhub.models import DataSource
+from evalhub.selectors.sources import data_source_get
 from evalhub.services.errors import ServiceError
 from evalhub.services.imports import (
     FORMATS,
@@ -48,6 +54,21 @@ class ImportCommand(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--source",
+            default=None,
+            metavar="NAME",
+            help="A registered data source (name or id) the new rows come from "
+            "(see `manage.py sources list`).",
+        )
+
+    def data_source(self, options: dict[str, Any]) -> DataSource | None:
+        if options["source"] is None:
+            return None
+        try:
+            return data_source_get(options["source"])
+        except ServiceError as exc:
+            raise CommandError(str(exc)) from exc
 
     def run_import(self, options: dict[str, Any], run: ImportFn) -> ImportReport:
         path: Path = options["file"]
@@ -116,19 +137,15 @@ class Command(ImportCommand):
         '"a/b" is label a/b under a), external_id (or id / question_id), split, source.'
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        super().add_arguments(parser)
-        parser.add_argument(
-            "--source", default=None, help="Source of rows that name none (default: file name)."
-        )
-
     def handle(self, *args: Any, **options: Any) -> None:
+        data_source = self.data_source(options)
         self.run_import(
             options,
             lambda table, progress: prompts_import(
                 table=table,
                 skip_bad=options["skip_bad"],
-                source=options["source"] if options["source"] is not None else table.filename,
+                source=data_source.name if data_source is not None else table.filename,
+                data_source=data_source,
                 progress=progress,
             ),
         )

@@ -20,7 +20,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from evalhub.models import Campaign, Vote
+from evalhub.models import Campaign, DataSource, Vote
 from evalhub.models.campaigns import Choice, Side
 from evalhub.services.errors import Conflict, InvalidInput
 from evalhub.services.imports.battles_write import battles_write
@@ -92,6 +92,7 @@ def battles_import(
     candidate_name: str,
     skip_bad: bool = False,
     source: str = "",
+    data_source: DataSource | None = None,
     created_by: AbstractBaseUser | None = None,
     progress: Progress | None = None,
 ) -> BattleImportReport:
@@ -147,6 +148,7 @@ def battles_import(
                 baseline_name=baseline_name,
                 candidate_name=candidate_name,
                 source=source,
+                data_source=data_source,
                 created_by=created_by,
                 report=report,
                 progress=progress,

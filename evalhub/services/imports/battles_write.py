@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F
 
-from evalhub.models import Campaign, Comparison, ModelVersion, Output, Prompt, Vote
+from evalhub.models import Campaign, Comparison, DataSource, ModelVersion, Output, Prompt, Vote
 from evalhub.models.prompts import params_hash, prompt_content_hash
 from evalhub.services.campaigns import campaign_create, campaign_open
 from evalhub.services.imports.rows import Progress, bulk_create_reporting, chunked
@@ -41,7 +41,9 @@ def battles_write(
     created_by: AbstractBaseUser | None,
     report: BattleImportReport,
     progress: Progress | None = None,
+    data_source: DataSource | None = None,
 ) -> None:
+    """Write the battles; new prompts, outputs and the votes point to ``data_source``."""
     models = _models_ensure(names=[baseline_name, candidate_name], report=report)
     if campaign is None:
         campaign = campaign_create(
@@ -53,7 +55,9 @@ def battles_write(
         )
         report.campaign_created = True
     report.campaign_id = campaign.pk
-    prompt_ids = _prompts_resolve(battles=battles, source=source, report=report, progress=progress)
+    prompt_ids = _prompts_resolve(
+        battles=battles, source=source, data_source=data_source, report=report, progress=progress
+    )
     planner = _OutputPlanner(
         campaign=campaign,
         prompt_ids=prompt_ids,
@@ -66,6 +70,8 @@ def battles_write(
         planner.pair(battle, prompt_id)
         for battle, prompt_id in zip(battles, prompt_ids, strict=True)
     ]
+    for output in planner.new_outputs:
+        output.data_source = data_source
     report.outputs_created = planner.create_outputs()
     comparison_ids = planner.comparison_ids(prompt_ids=prompt_ids, pairs=pairs)
     report.comparisons_created = planner.comparisons_created
@@ -83,6 +89,7 @@ def battles_write(
             outcome=outcome_for(choice=battle.choice, candidate_side=battle.candidate_side),
             source_key=battle.source_key,
             is_simulated=False,
+            data_source=data_source,
         )
         for battle, prompt_id, comparison_id in zip(
             battles, prompt_ids, comparison_ids, strict=True
@@ -110,6 +117,7 @@ def _prompts_resolve(
     *,
     battles: list[Battle],
     source: str,
+    data_source: DataSource | None,
     report: BattleImportReport,
     progress: Progress | None,
 ) -> list[int]:
@@ -146,6 +154,7 @@ def _prompts_resolve(
                 system=system,
                 external_id=question_id or None,
                 source=source[:200],
+                data_source=data_source,
                 content_hash=content_hash,
             )
             new_by_hash[content_hash] = ref

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from evalhub.models import ModelVersion, Output, Prompt
+from evalhub.models import DataSource, ModelVersion, Output, Prompt
 from evalhub.models.prompts import params_hash
 from evalhub.services.errors import Conflict
 from evalhub.services.imports.rows import (
@@ -58,6 +58,7 @@ def outputs_import(
     table: ImportTable,
     skip_bad: bool = False,
     create_models: bool = False,
+    data_source: DataSource | None = None,
     progress: Progress | None = None,
 ) -> OutputImportReport:
     """Store the new outputs of ``table`` (origin imported); all or nothing unless ``skip_bad``."""
@@ -72,6 +73,7 @@ def outputs_import(
     for row in with_progress(table.rows, progress):
         reader = RowReader(row)
         candidate = _read_output(reader)
+        candidate.output.data_source = data_source
         if reader.ok:
             parsed.append(candidate)
         report.errors += reader.errors

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from evalhub.models import Label, Prompt
+from evalhub.models import DataSource, Label, LabelEvent, Prompt
 from evalhub.services.errors import Conflict
 from evalhub.services.imports.rows import (
     Duplicate,
@@ -30,6 +30,7 @@ from evalhub.services.imports.rows import (
     with_progress,
 )
 from evalhub.services.imports.table import ImportTable, Row
+from evalhub.services.labels import labels_resolve
 
 EXTERNAL_ID_KEYS = ("external_id", "id", "question_id")
 KNOWN_COLUMNS = (
@@ -59,9 +60,14 @@ def prompts_import(
     table: ImportTable,
     skip_bad: bool = False,
     source: str = "",
+    data_source: DataSource | None = None,
     progress: Progress | None = None,
 ) -> PromptImportReport:
-    """Store the new prompts of ``table``; all or nothing unless ``skip_bad``."""
+    """Store the new prompts of ``table``; all or nothing unless ``skip_bad``.
+
+    ``data_source`` (a registered source) is where every new prompt came from; ``source`` is
+    the free-text note of rows that name none.
+    """
     table.require("instruction")
     report = PromptImportReport(
         kind="prompts",
@@ -73,6 +79,7 @@ def prompts_import(
     for row in with_progress(table.rows, progress):
         reader = RowReader(row)
         candidate = _read_prompt(reader, default_source=source)
+        candidate.prompt.data_source = data_source
         if reader.ok:
             parsed.append(candidate)
         report.errors += reader.errors
@@ -182,6 +189,8 @@ def labels_ensure(*, paths: set[str]) -> tuple[dict[str, int], list[str]]:
     """Label ids for "a/b/c" style paths, creating missing ones parents first ("a", "a/b", ...).
 
     A label's name is its full path, so "billing/other" and "shipping/other" stay distinct.
+    A name that was renamed or merged away resolves to the label it became
+    (``labels_resolve``), so old files keep landing on the current taxonomy.
     Returns (path -> id, names created).
     """
     needed = {
@@ -189,9 +198,15 @@ def labels_ensure(*, paths: set[str]) -> tuple[dict[str, int], list[str]]:
         for path in paths
         for depth in range(1, path.count("/") + 2)
     }
-    ids = dict(Label.objects.filter(name__in=needed).values_list("name", "id")) if needed else {}
+    ids = labels_resolve(needed) if needed else {}
     created = sorted(needed - set(ids), key=lambda name: (name.count("/"), name))
     for name in created:
         parent = name.rpartition("/")[0]
-        ids[name] = Label.objects.create(name=name, parent_id=ids.get(parent)).pk
+        label = Label.objects.create(name=name, parent_id=ids.get(parent))
+        LabelEvent.objects.create(
+            label=label,
+            action=LabelEvent.Action.CREATE,
+            after={"name": name, "parent": label.parent_id, "via": "import"},
+        )
+        ids[name] = label.pk
     return ids, sorted(created)
