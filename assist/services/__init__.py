@@ -1,0 +1,1 @@
+"""Writes of the assist app (judge runs, approval, AI pairs, augmentation)."""
