@@ -4,6 +4,9 @@ Every function runs one grouped query (``values_list().annotate(Count(..., filte
 hands back arrays of per-group counts: the database does the counting, Python only sees one row
 per prompt (or label, rater, day), never one row per vote. Live votes are those no correction has
 superseded; simulated votes are kept unless the caller leaves them out (reports count them).
+Votes on gold items and attention checks are quality checks, not judgements of the models, and
+votes of raters excluded from a campaign (``RaterExclusion``) are left out too; both filters run
+in the database (``quality_filtered``), and ``quality=False`` gives the votes before exclusion.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Least, Substr, TruncDate
 from django.utils import timezone
 
-from evalhub.models import Prompt, Vote
+from evalhub.models import Comparison, Prompt, RaterExclusion, Vote
 from evalhub.models.campaigns import Choice, Outcome, Side
 from evalhub.stats._arrays import IntArray
 
@@ -35,8 +38,35 @@ def superseded_vote_ids() -> QuerySet[Vote]:
     return Vote.objects.filter(supersedes__isnull=False).values("supersedes_id")
 
 
-def live_votes(campaign_ids: Sequence[int], *, include_simulated: bool = True) -> QuerySet[Vote]:
-    """Votes that count: not superseded by a correction (and not simulated, when asked).
+def quality_filtered(
+    votes: QuerySet[Vote], campaign_ids: Sequence[int] | None, *, exclusions: bool = True
+) -> QuerySet[Vote]:
+    """Leave out votes on gold comparisons and (with ``exclusions``) votes of excluded raters.
+
+    Both are uncorrelated ``NOT IN`` lists when one campaign is asked for (read once through
+    their indexes and hashed, like the superseded ids); over several campaigns the exclusion
+    must match the vote's own campaign, so it is a ``NOT EXISTS`` on (campaign, rater).
+    """
+    gold = Comparison.objects.filter(is_gold=True)
+    if campaign_ids is not None:
+        gold = gold.filter(campaign_id__in=list(campaign_ids))
+    votes = votes.exclude(comparison_id__in=gold.values("pk"))
+    if not exclusions:
+        return votes
+    if campaign_ids is not None and len(campaign_ids) == 1:
+        excluded = RaterExclusion.objects.filter(campaign_id=campaign_ids[0]).values("rater_id")
+        return votes.exclude(rater_id__in=excluded)
+    same_campaign = RaterExclusion.objects.filter(
+        campaign_id=OuterRef("campaign_id"), rater_id=OuterRef("rater_id")
+    )
+    return votes.filter(~Exists(same_campaign))
+
+
+def live_votes(
+    campaign_ids: Sequence[int], *, include_simulated: bool = True, quality: bool = True
+) -> QuerySet[Vote]:
+    """Votes that count: not superseded by a correction (and not simulated, when asked), not on
+    a gold item, not from an excluded rater (``quality=False``: excluded raters' votes stay).
 
     The same rows as ``superseded_by__isnull=True``, written as ``NOT IN (ids that a correction
     supersedes)``: Django compiles the reverse one-to-one test to ``LEFT JOIN ... WHERE id IS
@@ -49,7 +79,7 @@ def live_votes(campaign_ids: Sequence[int], *, include_simulated: bool = True) -
     )
     if not include_simulated:
         votes = votes.filter(is_simulated=False)
-    return votes.order_by()
+    return quality_filtered(votes, list(campaign_ids), exclusions=quality).order_by()
 
 
 def _outcome_counts() -> dict[str, Count]:
@@ -131,10 +161,13 @@ def vote_groups(campaign_ids: Sequence[int], *, include_simulated: bool = True) 
     )
 
 
-def prompt_counts(campaign_ids: Sequence[int]) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """Per (campaign, prompt): W, L, T, B and simulated votes (the dashboard list's one query)."""
+def prompt_counts(
+    campaign_ids: Sequence[int], *, include_simulated: bool = True, quality: bool = True
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Per (campaign, prompt): W, L, T, B and simulated votes (the dashboard list's one query;
+    with ``quality=False`` the report's support rate before exclusions)."""
     rows = _rows(
-        live_votes(campaign_ids)
+        live_votes(campaign_ids, include_simulated=include_simulated, quality=quality)
         .values_list("campaign_id", "prompt_id")
         .annotate(**_outcome_counts(), simulated=Count("pk", filter=Q(is_simulated=True)))
     )
@@ -312,9 +345,11 @@ class PairCells:
 
 def model_pair_cells(model_ids: Iterable[int]) -> PairCells:
     ids = list(model_ids)
+    votes = Vote.objects.filter(
+        campaign__candidate_id__in=ids, campaign__baseline_id__in=ids
+    ).exclude(pk__in=superseded_vote_ids())
     rows = _rows(
-        Vote.objects.filter(campaign__candidate_id__in=ids, campaign__baseline_id__in=ids)
-        .exclude(pk__in=superseded_vote_ids())
+        quality_filtered(votes, None)
         .order_by()
         .values_list("campaign__candidate_id", "campaign__baseline_id")
         .annotate(**_outcome_counts())

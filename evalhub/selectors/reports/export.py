@@ -35,6 +35,9 @@ def csv_slices(report: dict[str, Any], by: tuple[str, ...]) -> list[tuple[str, d
     With no breakdown asked for, the labels and channels the report always carries follow.
     """
     rows: list[tuple[str, dict[str, Any]]] = [("overall", {**report, "slice": "overall"})]
+    before = (report.get("quality") or {}).get("before_exclusion")
+    if before:  # the same votes with the excluded raters' votes still in
+        rows.append(("before_exclusion", {**before, "slice": "before excluding raters"}))
     for kind in by or ("label", "channel"):
         rows += [(kind, row) for row in report.get(f"by_{kind}", [])]
     return rows
@@ -137,7 +140,29 @@ def report_text(report: dict[str, Any]) -> str:
             )
     if report.get("n_simulated"):
         sentences.append(f"Includes {report['n_simulated']:,} simulated votes.")
+    sentences += quality_sentences(report.get("quality"))
     return " ".join(sentences)
+
+
+def quality_sentences(quality: dict[str, Any] | None) -> list[str]:
+    """Checks left out of the rate, and excluded raters with the rate before the exclusion."""
+    if not quality:
+        return []
+    sentences = []
+    if quality["check_answers"]:
+        sentences.append(
+            f"{quality['check_answers']:,} answers to gold items and attention checks are left "
+            f"out of the rate ({percent(quality['check_accuracy'], 0)} correct)."
+        )
+    before = quality.get("before_exclusion")
+    if before:
+        n_raters = len(quality["excluded_raters"])
+        sentences.append(
+            f"{quality['n_excluded_votes']:,} votes of {n_raters:,} excluded "
+            f"rater{'s' if n_raters != 1 else ''} are left out; with them the rate was "
+            f"{percent(before['support_rate'])} (95% CI {_range(before['ci_low'], before['ci_high'])})."
+        )
+    return sentences
 
 
 def breakdown_lines(report: dict[str, Any], by: tuple[str, ...]) -> list[str]:
