@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from evalhub.models import Comparison, Vote
+from evalhub.models import Comparison, Prompt, Vote
 from evalhub.models.prompts import normalize_text
 from feedback.models import ChoiceOption, ChoiceTask, Thumb, WorkbenchSuggestion, WorkbenchTurn
 
@@ -318,3 +318,20 @@ def thumbs_rows(campaign_ids: Collection[int]) -> SourceRows:
                     )
                 )
     return rows
+
+
+def stamp_data_source(model: Any, scope: Q) -> int:
+    """Point the rows in ``scope`` that have no source to their prompt's data source.
+
+    One UPDATE after each build step, run inside its transaction (the raw inserts of
+    ``pair_store`` stay as they are, so the builder's fast path is untouched). A pair keeps the
+    source it got first: re-pointing a prompt later does not move built pairs. The prompt's
+    source, not the vote's, is the rule: a rater's vote has no source of its own, and imported
+    battles give their prompts the same source as their votes.
+    """
+    prompt_source = Prompt.objects.filter(pk=OuterRef("prompt_id")).values("data_source_id")[:1]
+    return int(
+        model.objects.filter(scope, data_source__isnull=True, prompt__data_source__isnull=False)
+        .order_by()
+        .update(data_source_id=Subquery(prompt_source))
+    )

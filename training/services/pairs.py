@@ -169,6 +169,7 @@ def _upsert_pairs(
     )
     new = _new_rows(PreferencePair, scope, build, now)
     attach_labels(PreferencePair.labels.through, "preferencepair_id", new, label_map)
+    pair_sources.stamp_data_source(PreferencePair, scope)
     return {
         "pairs": len(merged),
         "new": result.new,
@@ -215,6 +216,7 @@ def _upsert_examples(
     )
     new = _new_rows(CompletionExample, scope, build, now)
     attach_labels(CompletionExample.labels.through, "completionexample_id", new, label_map)
+    pair_sources.stamp_data_source(CompletionExample, scope)
     kinds = Counter(values["kind"] for values in merged.values())
     return {
         "sft_examples": kinds["sft"],
