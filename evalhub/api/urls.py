@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from evalhub.api import campaigns, imports, rating
+from evalhub.api import campaigns, imports, labels, rating, sources
 from evalhub.api import generation as generation_api
 from evalhub.api import jobs as jobs_api
 from evalhub.api.reports import CampaignReportView
@@ -30,5 +30,14 @@ urlpatterns = [
     path("imports/prompts", imports.PromptImportView.as_view(), name="api-import-prompts"),
     path("imports/outputs", imports.OutputImportView.as_view(), name="api-import-outputs"),
     path("imports/battles", imports.BattleImportView.as_view(), name="api-import-battles"),
+    path("sources", sources.DataSourceListCreate.as_view(), name="api-sources"),
+    path("sources/<int:pk>", sources.DataSourceDetail.as_view(), name="api-source"),
+    path(
+        "sources/<int:pk>/records", sources.DataSourceRecords.as_view(), name="api-source-records"
+    ),
+    path("labels", labels.LabelListCreate.as_view(), name="api-labels"),
+    path("labels/<int:pk>", labels.LabelDetail.as_view(), name="api-label"),
+    path("labels/<int:pk>/merge", labels.LabelMerge.as_view(), name="api-label-merge"),
+    path("data/", include("training.data_api_urls")),
     path("training/", include("training.api_urls")),
 ]
