@@ -21,7 +21,7 @@ urlpatterns = [
     path("choose/", include("feedback.views.choice_urls")),
     path("feedback/", include("feedback.views.feedback_urls")),
     path("training/", include("training.urls")),
-    path("data/", include("evalhub.views.data_urls")),
+    path("data/", include("training.data_urls")),
     path("labeling/", include("labeling.urls")),
     path("api/v1/", include("labeling.api_urls")),
     path("assist/", include("assist.urls")),
