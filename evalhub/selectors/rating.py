@@ -110,19 +110,25 @@ def campaigns_for_rater(*, rater: AbstractBaseUser) -> list[RaterCampaign]:
         campaign_id=OuterRef("pk"), kind=Vote.Kind.PAIRWISE, superseded_by__isnull=True
     )
     seen_by_me = Assignment.objects.filter(comparison_id=OuterRef("pk"), rater=rater)
+    # Gold items and attention checks are served only beside real work, so they neither make
+    # work for a rater nor need vote slots.
     open_for_me = Comparison.objects.filter(
-        campaign_id=OuterRef("pk"), load__lt=OuterRef("votes_per_prompt")
+        campaign_id=OuterRef("pk"), load__lt=OuterRef("votes_per_prompt"), is_gold=False
     ).exclude(Exists(seen_by_me))
+    real_votes = counted_votes.filter(comparison__is_gold=False)
     campaigns = (
         Campaign.objects.filter(status=Campaign.Status.OPEN, kind=Campaign.Kind.PAIRWISE)
         .annotate(has_pool=Exists(pool), in_pool=Exists(pool.filter(user_id=rater.pk)))
         .filter(Q(has_pool=False) | Q(in_pool=True))
         .annotate(
             n_comparisons=Coalesce(
-                _count(Comparison.objects.filter(campaign_id=OuterRef("pk"))), 0
+                _count(Comparison.objects.filter(campaign_id=OuterRef("pk"), is_gold=False)), 0
             ),
-            n_votes=Coalesce(_count(counted_votes), 0),
+            n_votes=Coalesce(_count(real_votes), 0),
             my_votes=Coalesce(_count(counted_votes.filter(rater=rater)), 0),
+            my_check_votes=Coalesce(
+                _count(counted_votes.filter(rater=rater, comparison__is_gold=True)), 0
+            ),
             has_work_for_me=Exists(open_for_me),
         )
         .order_by("opened_at", "id")
@@ -133,7 +139,14 @@ def campaigns_for_rater(*, rater: AbstractBaseUser) -> list[RaterCampaign]:
             title=campaign.display_title,
             guidelines_html=render_markdown(campaign.guidelines),
             my_votes=campaign.my_votes,
-            remaining=max(0, campaign.n_comparisons * campaign.votes_per_prompt - campaign.n_votes),
+            # Real vote slots still open, less this rater's own answers to checks: each of
+            # their votes then lowers the count by one, so it never tells a check apart.
+            remaining=max(
+                0,
+                campaign.n_comparisons * campaign.votes_per_prompt
+                - campaign.n_votes
+                - campaign.my_check_votes,
+            ),
             has_work_for_me=campaign.has_work_for_me,
         )
         for campaign in campaigns

@@ -1,5 +1,11 @@
 """The rater's day: serve the next comparison, record a vote, skip, free abandoned reservations.
 
+Gold items and attention checks (``Comparison.is_gold``) are mixed in at random, at about the
+campaign's ``gold_share`` of what each rater is served, while real work is left for them. Each
+rater gets each check at most once; checks have no vote cap (every rater should answer them)
+and never take a prompt the rater has already been shown. Nothing a rater receives tells a
+check from an ordinary comparison: same payload, same side alternation, same code path.
+
 Concurrency: a comparison's ``load`` (votes + live reservations) is only changed while its row is
 locked (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers through
 IMMEDIATE transactions), so two raters never take the last vote slot of the same comparison.
@@ -7,6 +13,7 @@ IMMEDIATE transactions), so two raters never take the last vote slot of the same
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -102,7 +109,11 @@ def assignments_sweep_if_due(*, campaign: Campaign | None = None) -> int:
 
 
 def assignment_next(
-    *, campaign: Campaign, rater: AbstractBaseUser, now: datetime | None = None
+    *,
+    campaign: Campaign,
+    rater: AbstractBaseUser,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
 ) -> Assignment | None:
     """The next comparison for this rater, or None when nothing is left for them.
 
@@ -135,15 +146,21 @@ def assignment_next(
         return live
     if _sweep_due(campaign.pk):
         assignments_release_expired(campaign=campaign, now=now)
-    assignment = _reserve(campaign=campaign, rater=rater, now=now)
+    wants_gold = campaign.gold_share > 0 and (rng or _system_rng).random() < campaign.gold_share
+    assignment = _reserve(campaign=campaign, rater=rater, now=now, gold=wants_gold)
     if assignment is None and assignments_release_expired(campaign=campaign, now=now):
-        assignment = _reserve(campaign=campaign, rater=rater, now=now)
+        assignment = _reserve(campaign=campaign, rater=rater, now=now, gold=wants_gold)
     return assignment
+
+
+_system_rng = random.SystemRandom()
 
 
 def _queue(*, campaign: Campaign, rater: AbstractBaseUser) -> QuerySet[Comparison]:
     return (
-        Comparison.objects.filter(campaign=campaign, load__lt=campaign.votes_per_prompt)
+        Comparison.objects.filter(
+            campaign=campaign, load__lt=campaign.votes_per_prompt, is_gold=False
+        )
         .exclude(assignments__rater=rater)
         .select_related("prompt", "baseline_output", "candidate_output")
         .order_by("load", "shuffle_key")
@@ -171,11 +188,38 @@ def _pick(*, campaign: Campaign, rater: AbstractBaseUser) -> Comparison | None:
     return comparison
 
 
-def _reserve(*, campaign: Campaign, rater: AbstractBaseUser, now: datetime) -> Assignment | None:
+def _pick_gold(*, campaign: Campaign, rater: AbstractBaseUser) -> Comparison | None:
+    """The least-served check this rater has not seen, on a prompt they have not been shown,
+    while real work is left for them (checks are never all a rater gets).
+
+    Only this one comparison row is locked in the transaction (as on the real path), so the
+    expiry sweep, which updates comparison rows in id order, can never wait on us in a cycle.
+    """
+    if not _queue(campaign=campaign, rater=rater).exists():
+        return None
+    seen_prompts = Assignment.objects.filter(rater=rater, comparison__campaign=campaign).values(
+        "comparison__prompt_id"
+    )
+    checks = (
+        Comparison.objects.filter(campaign=campaign, is_gold=True)
+        .exclude(prompt_id__in=seen_prompts)
+        .select_related("prompt", "baseline_output", "candidate_output")
+        .order_by("load", "shuffle_key")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        checks = checks.select_for_update(skip_locked=True, of=("self",))
+    return checks.first()
+
+
+def _reserve(
+    *, campaign: Campaign, rater: AbstractBaseUser, now: datetime, gold: bool = False
+) -> Assignment | None:
     ttl = timedelta(seconds=settings.EVALHUB_ASSIGNMENT_TTL_SECONDS)
     try:
         with transaction.atomic():
-            comparison = _pick(campaign=campaign, rater=rater)
+            comparison = _pick_gold(campaign=campaign, rater=rater) if gold else None
+            if comparison is None:
+                comparison = _pick(campaign=campaign, rater=rater)
             if comparison is None:
                 return None
             served_before = comparison.served_count
