@@ -319,9 +319,10 @@ def simulate_votes(campaign: Campaign, *, n_raters: int, support: float, seed: i
 
     Each prompt gets its own chance that the candidate wins a decisive vote (a beta around
     ``support``), so raters agree more on some prompts than on others; about 8% of votes are ties
-    and 3% both bad; 6% of the time a rater just picks the left answer (position noise). Every
-    vote is stored with ``is_simulated=True`` in the same transaction that records it. Returns
-    the number of votes cast (0 when the campaign is already full for these raters).
+    and 3% both bad; 6% of the time a rater just picks the left answer (position noise); two
+    answers with the same text are always a tie. Every vote is stored with ``is_simulated=True``
+    in the same transaction that records it. Returns the number of votes cast (0 when the
+    campaign is already full for these raters).
     """
     rng = random.Random(f"{seed}:{campaign.pk}")
     strength = 10.0
@@ -339,7 +340,11 @@ def simulate_votes(campaign: Campaign, *, n_raters: int, support: float, seed: i
             if prompt_id not in per_prompt:
                 alpha = max(support * strength, 0.01)
                 per_prompt[prompt_id] = rng.betavariate(alpha, max(strength - alpha, 0.01))
-            choice = _simulated_choice(rng, per_prompt[prompt_id], assignment.candidate_side)
+            comparison = assignment.comparison
+            if comparison.candidate_output.text == comparison.baseline_output.text:
+                choice = Choice.TIE  # the same words on both sides: no rater could prefer one
+            else:
+                choice = _simulated_choice(rng, per_prompt[prompt_id], assignment.candidate_side)
             with transaction.atomic():
                 vote = vote_record(
                     rater=rater, token=assignment.token, choice=choice, channel="simulated", now=now
