@@ -107,6 +107,12 @@ EXPECTED: dict[str, tuple[str, tuple[int, int, int, int, int, int]]] = {
     "api-import-prompts":    ("POST", (401, 403, 403, 403, 415, 415)),
     "api-import-outputs":    ("POST", (401, 403, 403, 403, 415, 415)),
     "api-import-battles":    ("POST", (401, 403, 403, 403, 415, 415)),
+    "api-sources":           ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-source":            ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-source-records":    ("POST", (401, 403, 403, 403, 400, 400)),
+    "api-labels":            ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-label":             ("GET",  (401, 403, 403, 403, 200, 200)),
+    "api-label-merge":       ("POST", (401, 403, 403, 403, 400, 400)),
     "schema":                ("GET",  (200, 200, 200, 200, 200, 200)),
     "api-docs":              ("GET",  (200, 200, 200, 200, 200, 200)),
 }
@@ -114,6 +120,8 @@ EXPECTED: dict[str, tuple[str, tuple[int, int, int, int, int, int]]] = {
 EXTRA: dict[str, tuple[str, tuple[int, int, int, int, int, int]]] = {
     "api-campaigns":         ("POST", (401, 403, 403, 403, 400, 400)),
     "api-models":            ("POST", (401, 403, 403, 403, 400, 400)),
+    "api-sources":           ("POST", (401, 403, 403, 403, 400, 400)),
+    "api-labels":            ("POST", (401, 403, 403, 403, 400, 400)),
 }
 # fmt: on
 PUBLIC_ELSEWHERE = {"feedback-docs-thumbs"}  # how a product sends thumbs; holds no secret
@@ -151,8 +159,22 @@ def world(make_user) -> dict[str, Any]:
     data["conversation"] = _try(_conversation)
     data["thumbs_campaign"] = _try(lambda: _feedback_campaign("thumbs"))
     data["workbench_campaign"] = _try(lambda: _feedback_campaign("workbench"))
+    data["source"] = _try(_data_source)
+    data["label"] = _try(_label)
     AuditEvent.objects.create(action="probe", object_type="x", object_id="1", via="cli")
     return data
+
+
+def _data_source() -> Any:
+    from evalhub.models import DataSource
+
+    return DataSource.objects.create(name="matrix-source", kind="own_logs")
+
+
+def _label() -> Any:
+    from evalhub.models import Label
+
+    return Label.objects.create(name="matrix-label")
 
 
 def _dataset() -> Any:
@@ -223,6 +245,10 @@ def fill(route: Route, world: dict[str, Any]) -> str:
         by_kind["pk"] = by_kind["id"] = world["thumbs_campaign"].pk
     elif route.name == "feedback-workbench" and world["workbench_campaign"]:
         by_kind["pk"] = world["workbench_campaign"].pk
+    elif route.route.startswith(("api/v1/sources/", "data/sources/")) and world.get("source"):
+        by_kind["pk"] = world["source"].pk
+    elif route.route.startswith(("api/v1/labels/", "data/labels/")) and world.get("label"):
+        by_kind["pk"] = world["label"].pk
     elif "job" in route.name:
         by_kind["pk"] = job.pk
     elif "dataset" in route.route and world["dataset"]:
