@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from evalhub.api import campaigns, imports, labels, rating, sources
+from evalhub.api import campaigns, imports, labels, quality, rating, sources
 from evalhub.api import generation as generation_api
 from evalhub.api import jobs as jobs_api
 from evalhub.api.reports import CampaignReportView
@@ -14,6 +14,21 @@ urlpatterns = [
     path("campaigns/<int:pk>/close", campaigns.CampaignClose.as_view(), name="api-campaign-close"),
     path("campaigns/<int:id>/next", rating.NextAssignmentView.as_view(), name="api-next"),
     path("campaigns/<int:id>/report", CampaignReportView.as_view(), name="api-campaign-report"),
+    path("campaigns/<int:id>/quality", quality.CampaignQualityView.as_view(), name="api-quality"),
+    path(
+        "campaigns/<int:id>/exclusions", quality.ExclusionListView.as_view(), name="api-exclusions"
+    ),
+    path(
+        "campaigns/<int:id>/exclusions/<int:rater_id>",
+        quality.ExclusionDetailView.as_view(),
+        name="api-exclusion",
+    ),
+    path("campaigns/<int:id>/gold", quality.GoldItemsView.as_view(), name="api-gold"),
+    path(
+        "campaigns/<int:id>/attention-checks",
+        quality.AttentionChecksView.as_view(),
+        name="api-attention-checks",
+    ),
     path(
         "campaigns/<int:pk>/generate",
         generation_api.CampaignGenerate.as_view(),

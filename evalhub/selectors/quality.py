@@ -17,8 +17,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet
 
 from evalhub.models import Campaign, Comparison, RaterExclusion, Vote
+from evalhub.selectors.reports import counts as db
 from evalhub.selectors.reports.counts import superseded_vote_ids
-from evalhub.selectors.reports.slices import CONFIDENCE
+from evalhub.selectors.reports.quality import quality_block, quality_counts
+from evalhub.selectors.reports.slices import CONFIDENCE, slice_rows
 from evalhub.stats import wilson_interval
 
 GOLD, ATTENTION = Comparison.GoldKind.GOLD, Comparison.GoldKind.ATTENTION
@@ -123,49 +125,6 @@ def rater_quality_for(*, campaign: Campaign, rater_id: int) -> RaterQuality | No
     return rows[0] if rows else None
 
 
-@dataclass(frozen=True)
-class CheckTotals:
-    """Answers to the campaign's checks, all raters together (excluded raters too)."""
-
-    n_gold_items: int
-    n_attention_items: int
-    gold_answered: int
-    gold_correct: int
-    attention_answered: int
-    attention_correct: int
-
-
-def campaign_check_totals(*, campaign: Campaign) -> CheckTotals:
-    """One query over the campaign's check items and the live votes on them."""
-    live = ~Q(votes__pk__in=superseded_vote_ids())
-    totals = (
-        Comparison.objects.filter(campaign=campaign, is_gold=True)
-        .order_by()
-        .aggregate(
-            **{
-                f"{kind}_items": Count("pk", distinct=True, filter=Q(gold_kind=kind))
-                for kind in (GOLD, ATTENTION)
-            },
-            **{
-                f"{kind}_{name}": Count("votes", filter=live & Q(gold_kind=kind) & extra)
-                for kind in (GOLD, ATTENTION)
-                for name, extra in (
-                    ("answered", Q()),
-                    ("correct", Q(votes__outcome=F("gold_outcome"))),
-                )
-            },
-        )
-    )
-    return CheckTotals(
-        n_gold_items=totals["gold_items"],
-        n_attention_items=totals["attention_items"],
-        gold_answered=totals["gold_answered"],
-        gold_correct=totals["gold_correct"],
-        attention_answered=totals["attention_answered"],
-        attention_correct=totals["attention_correct"],
-    )
-
-
 def gold_items(*, campaign: Campaign) -> QuerySet[Comparison]:
     """The campaign's gold items and attention checks with their prompts and answers (staff)."""
     return (
@@ -173,3 +132,20 @@ def gold_items(*, campaign: Campaign) -> QuerySet[Comparison]:
         .select_related("prompt", "baseline_output", "candidate_output")
         .order_by("gold_kind", "id")
     )
+
+
+def campaign_quality_overview(*, campaign: Campaign) -> dict[str, Any]:
+    """What the quality page and API show: settings, raters, and the report's quality block
+    (support rate before / after exclusions), without the report's bootstrap."""
+    _, _, per_prompt, _ = db.prompt_counts([campaign.pk])
+    after = slice_rows(np.zeros(len(per_prompt), dtype=np.int64), per_prompt, 1)[0]
+    return {
+        "campaign": {"id": campaign.pk, "name": campaign.name, "status": campaign.status},
+        "settings": {
+            "gold_share": campaign.gold_share,
+            "gold_min_accuracy": campaign.gold_min_accuracy,
+            "gold_min_answers": campaign.gold_min_answers,
+        },
+        "raters": [row.to_dict() for row in campaign_rater_quality(campaign=campaign)],
+        "report": quality_block(quality_counts(campaign), after),
+    }

@@ -15,12 +15,12 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from evalhub.models import Campaign, Label, RaterExclusion
-from evalhub.selectors.quality import CheckTotals, campaign_check_totals
+from evalhub.models import Campaign, Label
 from evalhub.selectors.reports import breakdowns
 from evalhub.selectors.reports import counts as db
 from evalhub.selectors.reports.export import report_text
-from evalhub.selectors.reports.slices import CONFIDENCE, slice_rows
+from evalhub.selectors.reports.quality import QualityCounts, quality_block, quality_counts
+from evalhub.selectors.reports.slices import CONFIDENCE
 from evalhub.services.errors import InvalidInput, NotFound
 from evalhub.stats import DEFAULT_BANDS, describe_verdict, support_rate_report
 
@@ -69,31 +69,6 @@ class CampaignCounts:
     majority: list[tuple[int | None, str, int, int]]
     days: db.DayGroups | None
     quality: QualityCounts
-
-
-@dataclass(frozen=True)
-class QualityCounts:
-    """Gold answers, the raters excluded from the report, and the per-prompt counts with their
-    votes still in (``before``; only read when someone is excluded)."""
-
-    checks: CheckTotals
-    excluded: list[tuple[int, str, str, float | None]]  # rater id, username, reason, accuracy
-    before: np.ndarray | None  # (prompts, 4) W, L, T, B before exclusions
-
-
-def quality_counts(campaign: Campaign, *, include_simulated: bool = True) -> QualityCounts:
-    """2 queries, 3 when raters are excluded."""
-    excluded = list(
-        RaterExclusion.objects.filter(campaign=campaign)
-        .order_by("rater__username")
-        .values_list("rater_id", "rater__username", "reason", "gold_accuracy")
-    )
-    before = None
-    if excluded:
-        _, _, before, _ = db.prompt_counts(
-            [campaign.pk], include_simulated=include_simulated, quality=False
-        )
-    return QualityCounts(campaign_check_totals(campaign=campaign), excluded, before)
 
 
 def campaign_counts(
@@ -220,41 +195,4 @@ def _campaign_info(campaign: Campaign) -> dict[str, Any]:
         "created_at": campaign.created_at,
         "opened_at": campaign.opened_at,
         "closed_at": campaign.closed_at,
-    }
-
-
-HEADLINE_KEYS = (
-    "n_votes", "wins", "losses", "ties", "both_bad", "n_decisive", "support_rate", "ci_low",
-    "ci_high", "ci_method", "p_value", "band", "verdict", "verdict_text",
-)  # fmt: skip
-
-
-def quality_block(quality: QualityCounts, headline: dict[str, Any]) -> dict[str, Any]:
-    """Checks answered (left out of the support rate) and the raters excluded, with the support
-    rate before and after the exclusion (the same interval rule as every slice row)."""
-    checks = quality.checks
-    answered = checks.gold_answered + checks.attention_answered
-    correct = checks.gold_correct + checks.attention_correct
-    after = {key: headline.get(key) for key in HEADLINE_KEYS}
-    before = None
-    if quality.before is not None:
-        row = slice_rows(np.zeros(len(quality.before), dtype=np.int64), quality.before, 1)[0]
-        before = {key: row.get(key) for key in HEADLINE_KEYS}
-    return {
-        "n_gold_items": checks.n_gold_items,
-        "n_attention_items": checks.n_attention_items,
-        "gold_answers": checks.gold_answered,
-        "gold_correct": checks.gold_correct,
-        "attention_answers": checks.attention_answered,
-        "attention_failed": checks.attention_answered - checks.attention_correct,
-        "check_answers": answered,
-        "check_accuracy": correct / answered if answered else None,
-        "checks_note": "votes on gold items and attention checks are left out of the support rate",
-        "excluded_raters": [
-            {"rater_id": pk, "rater": name, "reason": reason, "gold_accuracy": accuracy}
-            for pk, name, reason, accuracy in quality.excluded
-        ],
-        "n_excluded_votes": 0 if before is None else before["n_votes"] - after["n_votes"],
-        "before_exclusion": before,
-        "after_exclusion": after if before is not None else None,
     }
