@@ -257,3 +257,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in AuditEvent._meta.fields]
+
+
+from evalhub import admin_data  # noqa: E402, F401  (sources and taxonomy history)
