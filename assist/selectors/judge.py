@@ -149,3 +149,10 @@ def flagged_outputs(run: JudgeRun, *, limit: int = 200) -> QuerySet[JudgeVerdict
         .select_related("output__model_version", "output__prompt")
         .order_by("score", "id")[:limit]
     )
+
+
+def verdicts_sample(run: JudgeRun, *, limit: int = 100) -> QuerySet[JudgeVerdict]:
+    """The first verdicts of a run with what they judged, for the run page."""
+    return run.verdicts.select_related(
+        "comparison__prompt", "output__prompt", "output__model_version"
+    ).order_by("id")[:limit]
