@@ -9,8 +9,10 @@ from django.db import IntegrityError, transaction
 
 from evalhub.models import ModelVersion
 from evalhub.services.audit import audit_record
-from evalhub.services.errors import Conflict, InvalidInput
-from labeling.models import Annotation, Claim, TaskItem, TaskStatus
+from evalhub.services.errors import Conflict, InvalidInput, NotFound
+from labeling.models import Annotation, Claim, LabelerExclusion, LabelingTask, TaskItem, TaskStatus
+from labeling.services.access import can_label
+from labeling.services.serving import item_has_room
 from labeling.services.values import value_key, value_validate
 
 
@@ -75,19 +77,24 @@ def annotation_submit(
     task = item.task
     if task.status != TaskStatus.OPEN:
         raise Conflict("This task is not open for labeling.", code="task_not_open")
+    if not can_label(labeler, task):
+        raise NotFound("No such item for you.")
+    if LabelerExclusion.objects.filter(task=task, labeler=labeler).exists():
+        raise Conflict("Your labels in this task are on hold.", code="labeler_excluded")
     canonical = value_validate(task=task, value=value)
     if seconds is not None and not 0 <= seconds < 86400:
         raise InvalidInput("seconds must lie between 0 and 86400.")
     existing = Annotation.objects.filter(item=item, labeler=labeler, is_ai=False).first()
     if existing is not None:
-        if idempotency_key and existing.idempotency_key == idempotency_key:
-            return existing
-        raise Conflict("You have already labeled this item.", code="already_labeled")
+        return _replay_or_conflict(existing, idempotency_key)
     gold_correct = None
     if item.is_gold:
         gold_correct = value_key(canonical) == value_key(item.gold_answer or {})
     try:
         with transaction.atomic():
+            LabelingTask.objects.select_for_update().filter(pk=task.pk).first()
+            if not item_has_room(item=item, labeler=labeler):
+                raise Conflict("This item has all the labels it needs.", code="item_full")
             annotation = Annotation.objects.create(
                 item=item,
                 labeler=labeler,
@@ -101,7 +108,11 @@ def annotation_submit(
             Claim.objects.filter(item=item, labeler=labeler).delete()
     except IntegrityError:
         existing = Annotation.objects.get(item=item, labeler=labeler, is_ai=False)
-        if idempotency_key and existing.idempotency_key == idempotency_key:
-            return existing
-        raise Conflict("You have already labeled this item.", code="already_labeled") from None
+        return _replay_or_conflict(existing, idempotency_key)
     return annotation
+
+
+def _replay_or_conflict(existing: Annotation, idempotency_key: str) -> Annotation:
+    if idempotency_key and existing.idempotency_key == idempotency_key:
+        return existing
+    raise Conflict("You have already labeled this item.", code="already_labeled")
