@@ -16,6 +16,10 @@ from evalhub.services.sources import EDITABLE, data_source_create, data_source_u
 
 
 class DataSourceAdminForm(forms.ModelForm):
+    url = forms.URLField(
+        required=False, assume_scheme="https", help_text=DataSource.url.field.help_text
+    )
+
     class Meta:
         model = DataSource
         fields = list(EDITABLE)
