@@ -259,4 +259,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return [field.name for field in AuditEvent._meta.fields]
 
 
-from evalhub import admin_data  # noqa: E402, F401  (sources and taxonomy history)
+from evalhub import (  # noqa: E402
+    admin_data,  # noqa: F401  (sources and taxonomy history)
+    admin_quality,  # noqa: F401  (gold actions, exclusions)
+)
