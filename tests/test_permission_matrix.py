@@ -170,6 +170,7 @@ def world(make_user) -> dict[str, Any]:
     data["workbench_campaign"] = _try(lambda: _feedback_campaign("workbench"))
     data["source"] = _try(_data_source)
     data["label"] = _try(_label)
+    data["assist"] = _try(lambda: _assist_runs(campaign))
     AuditEvent.objects.create(action="probe", object_type="x", object_id="1", via="cli")
     return data
 
@@ -184,6 +185,14 @@ def _label() -> Any:
     from evalhub.models import Label
 
     return Label.objects.create(name="matrix-label")
+
+
+def _assist_runs(campaign: Any) -> dict[str, int]:
+    from assist.models import AugmentationRun, JudgeRun
+
+    judge = JudgeRun.objects.create(judge=campaign.candidate, campaign=campaign, template="t")
+    augment = AugmentationRun.objects.create(method="paraphrase", model_version=campaign.candidate)
+    return {"judge-runs": judge.pk, "augmentations": augment.pk}
 
 
 def _dataset() -> Any:
@@ -258,6 +267,9 @@ def fill(route: Route, world: dict[str, Any]) -> str:
         by_kind["pk"] = world["source"].pk
     elif route.route.startswith(("api/v1/labels/", "data/labels/")) and world.get("label"):
         by_kind["pk"] = world["label"].pk
+    elif route.route.startswith(("assist/", "api/v1/assist/")) and world.get("assist"):
+        kind = route.route.split("assist/", 1)[1].split("/")[0]  # judge-runs, augmentations
+        by_kind["pk"] = world["assist"].get(kind, campaign.pk)
     elif "job" in route.name:
         by_kind["pk"] = job.pk
     elif "dataset" in route.route and world["dataset"]:
