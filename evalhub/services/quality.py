@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -102,10 +103,14 @@ class GoldMarkRow:
 
 
 def gold_mark_many(
-    *, campaign: Campaign, rows: list[GoldMarkRow], actor: AbstractBaseUser | None = None
+    *,
+    campaign: Campaign,
+    rows: list[GoldMarkRow],
+    actor: AbstractBaseUser | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Comparison]:
     """Mark several comparisons at once (all or nothing). A row's key is the prompt's external
-    id, the prompt id, or the comparison's public id."""
+    id, the prompt id, or the comparison's public id. ``progress(done, total)`` after each."""
     _pairwise(campaign)
     comparisons = Comparison.objects.filter(campaign=campaign).select_related("prompt", "campaign")
     by_key: dict[str, Comparison] = {}
@@ -120,11 +125,15 @@ def gold_mark_many(
             f"{len(unknown)} rows name no comparison of this campaign, e.g. {unknown[0]!r}.",
             details={"unknown": unknown[:20]},
         )
+    marked = []
     with transaction.atomic():
-        return [
-            comparison_mark_gold(comparison=by_key[row.key], outcome=row.outcome, actor=actor)
-            for row in rows
-        ]
+        for row in rows:
+            marked.append(
+                comparison_mark_gold(comparison=by_key[row.key], outcome=row.outcome, actor=actor)
+            )
+            if progress is not None:
+                progress(len(marked), len(rows))
+    return marked
 
 
 def attention_checks_create(
