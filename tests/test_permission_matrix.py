@@ -134,7 +134,10 @@ EXTRA: dict[str, tuple[str, tuple[int, int, int, int, int, int]]] = {
 }
 # fmt: on
 PUBLIC_ELSEWHERE = {"feedback-docs-thumbs"}  # how a product sends thumbs; holds no secret
-RATER_PAGES_ELSEWHERE = re.compile(r"^choose/")  # n-way choices: rater pages
+RATER_PAGES_ELSEWHERE = re.compile(  # n-way choices; labeling work and review: rater pages
+    r"^choose/|^labeling/(|tasks/<int:pk>/|review/)$"
+    r"|^api/v1/labeling/(tasks/<int:pk>/next|my-tasks|annotations|reviews(/queue)?)$"
+)
 
 
 def is_evalhub(route: Route) -> bool:
@@ -171,6 +174,7 @@ def world(make_user) -> dict[str, Any]:
     data["source"] = _try(_data_source)
     data["label"] = _try(_label)
     data["assist"] = _try(lambda: _assist_runs(campaign))
+    data["labeling_task"] = _try(_labeling_task)
     AuditEvent.objects.create(action="probe", object_type="x", object_id="1", via="cli")
     return data
 
@@ -218,6 +222,12 @@ def _feedback_campaign(kind: str) -> Any:
     from tests.test_feedback_helpers import feedback_campaign
 
     return feedback_campaign(kind, name=f"matrix-{kind}")
+
+
+def _labeling_task() -> Any:
+    from tests.test_labeling_helpers import prompt_task
+
+    return prompt_task(n=2, k=1, name="matrix labeling")
 
 
 def _choice_token() -> str:
@@ -270,6 +280,9 @@ def fill(route: Route, world: dict[str, Any]) -> str:
     elif route.route.startswith(("assist/", "api/v1/assist/")) and world.get("assist"):
         kind = route.route.split("assist/", 1)[1].split("/")[0]  # judge-runs, augmentations
         by_kind["pk"] = world["assist"].get(kind, campaign.pk)
+    elif route.route.startswith(("labeling/", "api/v1/labeling/")) and world["labeling_task"]:
+        by_kind["pk"] = world["labeling_task"].pk
+        by_kind["action"] = "open"
     elif "job" in route.name:
         by_kind["pk"] = job.pk
     elif "dataset" in route.route and world["dataset"]:
