@@ -192,11 +192,13 @@ def agreement(pairs: Sequence[tuple[str, str]], *, confidence: float = 0.95) -> 
     kappa = kappa_low = kappa_high = None
     expected = (table.sum(axis=1) @ table.sum(axis=0)) / n**2
     if expected < 1:  # kappa is undefined when both raters put everything in one category
-        result = cohens_kappa(table, return_results=True)
+        with np.errstate(invalid="ignore"):  # perfect agreement: a variance of -0.0
+            result = cohens_kappa(table, return_results=True)
         z = float(norm.ppf(0.5 + confidence / 2))
+        std = float(np.nan_to_num(result.std_kappa, nan=0.0))
         kappa = float(result.kappa)
-        kappa_low = max(-1.0, kappa - z * float(result.std_kappa))
-        kappa_high = min(1.0, kappa + z * float(result.std_kappa))
+        kappa_low = max(-1.0, kappa - z * std)
+        kappa_high = min(1.0, kappa + z * std)
     return Agreement(
         n, agree, agree / n, float(low), float(high), kappa, kappa_low, kappa_high, table.tolist()
     )

@@ -11,7 +11,10 @@ from typing import Any
 from evalhub.generation.base import Completion, GenerationRequest, GenerationResult
 from evalhub.generation.fake import FakeBackend
 from evalhub.generation.testing_server import LoopbackOpenAIServer
+from evalhub.models import Comparison
+from evalhub.services.campaigns import campaign_create, campaign_open
 from evalhub.services.rating import assignment_next, vote_record
+from tests.factories import ModelVersionFactory, OutputFactory, PromptFactory
 
 Responder = Callable[[str], str | None]
 
@@ -93,3 +96,27 @@ def vote_as(campaign: Any, raters: list[Any], decide: Callable[[Any], str]) -> i
             vote_record(rater=rater, token=assignment.token, choice=choice)
             votes += 1
     return votes
+
+
+def judged_campaign(n: int, *, name: str = "jc", votes_per_prompt: int = 1) -> Any:
+    """An open campaign of n comparisons whose answers differ in length (what the scripted
+    judge values)."""
+    base = ModelVersionFactory(name=f"{name}-base")
+    cand = ModelVersionFactory(name=f"{name}-cand", parent=base)
+    prompts = [PromptFactory() for _ in range(n)]
+    for i, prompt in enumerate(prompts):
+        # 3 of 5 prompts: the candidate is longer; 1 of 5 the baseline; 1 of 5 equally long.
+        extra = {0: 6, 1: 4, 2: 3, 3: -5, 4: 0}[i % 5]
+        OutputFactory(prompt=prompt, model_version=base, text=" ".join(["word"] * 10))
+        OutputFactory(prompt=prompt, model_version=cand, text=" ".join(["word"] * (10 + extra)))
+    campaign = campaign_create(
+        name=f"{name} campaign", baseline=base, candidate=cand, prompts=prompts,
+        votes_per_prompt=votes_per_prompt,
+    )  # fmt: skip
+    campaign_open(campaign=campaign)
+    return campaign
+
+
+def longer(comparison: Comparison) -> str:
+    diff = merit(comparison.candidate_output.text) - merit(comparison.baseline_output.text)
+    return "tie" if diff == 0 else "candidate" if diff > 0 else "baseline"

@@ -23,13 +23,14 @@ from assist.services.judge import (
 from assist.tasks import run_judge_job
 from evalhub.models import AuditEvent, Comparison, Vote
 from evalhub.selectors.reports.campaign import campaign_report
-from evalhub.services.campaigns import campaign_create, campaign_open
 from evalhub.services.errors import Conflict, InvalidInput
-from tests.factories import ModelVersionFactory, OutputFactory, PromptFactory
+from tests.factories import ModelVersionFactory
 from tests.test_assist_helpers import (
     ScriptedFakeBackend,
     ScriptedLoopbackServer,
     judge_responder,
+    judged_campaign,
+    longer,
     merit,
     vote_as,
 )
@@ -86,31 +87,6 @@ def test_agreement_kappa_matches_the_textbook_formula():
     assert result.kappa_low < result.kappa < result.kappa_high
     assert result.rate_low < result.rate < result.rate_high
     assert table[2, 0] == 4  # inconsistent verdicts count as ties
-
-
-# -- a campaign whose answers differ in length (what the scripted judge values) ------------
-
-
-def judged_campaign(n: int, *, name: str = "jc", votes_per_prompt: int = 1):
-    base = ModelVersionFactory(name=f"{name}-base")
-    cand = ModelVersionFactory(name=f"{name}-cand", parent=base)
-    prompts = [PromptFactory() for _ in range(n)]
-    for i, prompt in enumerate(prompts):
-        # 3 of 5 prompts: the candidate is longer; 1 of 5 the baseline; 1 of 5 equally long.
-        extra = {0: 6, 1: 4, 2: 3, 3: -5, 4: 0}[i % 5]
-        OutputFactory(prompt=prompt, model_version=base, text=" ".join(["word"] * 10))
-        OutputFactory(prompt=prompt, model_version=cand, text=" ".join(["word"] * (10 + extra)))
-    campaign = campaign_create(
-        name=f"{name} campaign", baseline=base, candidate=cand, prompts=prompts,
-        votes_per_prompt=votes_per_prompt,
-    )  # fmt: skip
-    campaign_open(campaign=campaign)
-    return campaign
-
-
-def longer(comparison: Comparison) -> str:
-    diff = merit(comparison.candidate_output.text) - merit(comparison.baseline_output.text)
-    return "tie" if diff == 0 else "candidate" if diff > 0 else "baseline"
 
 
 @pytest.fixture
@@ -328,3 +304,10 @@ def test_cli_refuses_approval_without_enough_agreement(make_user):
             call_command("judge", str(campaign.pk), "--judge", JUDGE, "--approve-as", "boss2",
                          stdout=StringIO(), stderr=StringIO())  # fmt: skip
     assert JudgeVerdict.objects.count() == 3
+
+
+def test_perfect_agreement_has_a_finite_kappa_interval():
+    result = agreement([("candidate", "candidate")] * 6 + [("baseline", "baseline")] * 3)
+    assert result.kappa == pytest.approx(1.0)
+    assert result.kappa_low is not None and result.kappa_low == result.kappa_low  # not NaN
+    json.dumps(result.as_dict(), allow_nan=False)
