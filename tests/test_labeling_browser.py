@@ -1,0 +1,70 @@
+"""An expert spot-checks a sampled batch in real headless Chromium with the keyboard only:
+a accepts, r rejects, c opens the correction (1-9 picks, Enter saves), arrows move."""
+
+from __future__ import annotations
+
+import pytest
+
+from labeling.models import Annotation, Review
+from labeling.services.annotations import annotation_submit
+from labeling.services.reviews import spot_check_batch_create
+from labeling.services.serving import item_next
+from tests.browser import log_in, screenshot
+from tests.test_labeling_helpers import prompt_task
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-secret-1"
+
+
+def test_expert_spot_checks_a_batch_with_the_keyboard(live_server, browser_page, make_user):
+    task = prompt_task(n=4, k=1, batch_size=4, labels=("billing", "shipping", "other"),
+                       name="Topic of the request")  # fmt: skip
+    labeler = make_user("crowd-labeler", "rater")
+    shipping = task.labels.get(name="shipping").pk
+    while (item := item_next(task=task, labeler=labeler)) is not None:
+        annotation_submit(item=item, labeler=labeler, value={"labels": [shipping]})
+    batch = spot_check_batch_create(task=task, rate=1.0, seed=11)
+    order = list(batch.entries.order_by("position").values_list("annotation_id", flat=True))
+    assert len(order) == 4
+    make_user("expert-1", "expert", password=PASSWORD)
+
+    page = browser_page
+    log_in(page, live_server.url, "expert-1", PASSWORD, next_path="/labeling/")
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"Batch {batch.pk}").click()
+    visible = page.locator(".lb-entry:not([hidden])")
+    assert "Label 1 of 4" in visible.locator(".lb-count").inner_text()
+    assert "shipping" in visible.locator(".lb-value").inner_text()
+
+    with page.expect_navigation():
+        page.keyboard.press("a")  # accept label 1
+    assert "Label 2 of 4" in page.locator(".lb-entry:not([hidden]) .lb-count").inner_text()
+    with page.expect_navigation():
+        page.keyboard.press("r")  # reject label 2
+
+    page.keyboard.press("c")  # correct label 3: the right answer is "billing" (key 1)
+    correction = page.locator(".lb-entry:not([hidden]) .lb-correction")
+    assert correction.is_visible()
+    page.keyboard.press("1")
+    assert correction.locator('input[data-key="1"]').is_checked()
+    screenshot(page, "labeling-spotcheck.png")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    # Arrows move without deciding: back to label 3 shows its verdict, then on to label 4.
+    page.keyboard.press("ArrowLeft")
+    assert "Corrected" in page.locator(".lb-entry:not([hidden]) .lb-verdict").inner_text()
+    page.keyboard.press("ArrowRight")
+    assert "Label 4 of 4" in page.locator(".lb-entry:not([hidden]) .lb-count").inner_text()
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert "4 of 4 checked" in page.locator("#spot-progress").inner_text()
+
+    verdicts = {r.annotation_id: r for r in Review.objects.filter(batch=batch)}
+    assert [verdicts[a].verdict for a in order] == ["accept", "reject", "correct", "accept"]
+    billing = task.labels.get(name="billing").pk
+    assert verdicts[order[2]].corrected_value == {"labels": [billing]}
+    statuses = [Annotation.objects.get(pk=a).status for a in order]
+    assert statuses == ["accepted", "rejected", "corrected", "accepted"]
+    assert all(r.kind == "spot" and r.reviewer.username == "expert-1" for r in verdicts.values())
