@@ -10,6 +10,7 @@ consensus went away returns to "unreviewed".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -68,15 +69,21 @@ def _apply_outcome(task: LabelingTask, outcome: Any) -> None:
     item.save(update_fields=["consensus", "agreement", "state", "applied_at"])
 
 
-def labeling_task_apply(*, task: LabelingTask) -> dict[str, int]:
-    """Write each complete item's consensus to the data; returns counts by state."""
+def labeling_task_apply(
+    *, task: LabelingTask, progress: Callable[..., None] | None = None
+) -> dict[str, int]:
+    """Write each complete item's consensus to the data; returns counts by state.
+    ``progress(done, total)`` is called as items are applied (the CLI's bar)."""
     from labeling.selectors import task_item_outcomes
 
     if task.status == TaskStatus.DRAFT:
         raise Conflict("A draft task has no results to apply.", code="task_draft")
     counts = {"consensus": 0, "disagreed": 0, "open": 0}
+    outcomes = task_item_outcomes(task=task)
     with transaction.atomic():
-        for outcome in task_item_outcomes(task=task):
+        for done, outcome in enumerate(outcomes, start=1):
+            if progress is not None and (done % 100 == 0 or done == len(outcomes)):
+                progress(done, len(outcomes))
             if not outcome.complete and outcome.item.applied_at is None:
                 counts["open"] += 1
                 continue
