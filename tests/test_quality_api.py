@@ -193,7 +193,10 @@ def test_checks_served_to_raters_are_blind(api_client, client, make_user, campai
         assert_blind_json(vote, campaign, "POST vote")
     assert vote_keys["gold"] == vote_keys["attention"] == vote_keys["real"]
     assert kinds[:2] == ["gold", "attention"] or kinds[:2] == ["attention", "gold"]
-    assert kinds.count("real") == 5  # the attention check's prompt is never served twice
+    # Every real comparison once, beside the two checks. The attention check came first, so
+    # the rater met its prompt before its real pair, never after (a check is never served on a
+    # prompt the rater has already been shown).
+    assert kinds.count("real") == 5 and len(kinds) == 7
 
     # The vote page of a check and of an ordinary comparison: the same tags, classes and ids
     # (pages 2-4, so each follows a vote: same flash message, guidelines folded).
