@@ -25,10 +25,12 @@ from assist.services.judge import (
     judge_run_create,
     judge_run_measure,
 )
+from assist.services.prelabel import prelabel_run_create
 from evalhub.api.campaigns import ModelNameField
 from evalhub.api.idempotency import idempotent
 from evalhub.api.permissions import HasPerm
 from evalhub.models import Campaign, ModelVersion
+from labeling.models import LabelingTask
 
 MANAGE = HasPerm.of("evalhub.manage_data")
 IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)
@@ -45,7 +47,7 @@ class JudgeRunSerializer(serializers.ModelSerializer):
             "id", "kind", "judge", "campaign", "both_orders", "limit", "min_agreement_n",
             "quality_threshold", "status", "job", "counts", "agreement", "agreement_measured_at",
             "approved_by", "approved_at", "approval_note", "created_at", "finished_at", "is_ai",
-            "template",
+            "template", "labeling_task", "authorised_by",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -62,6 +64,15 @@ class JudgeRunCreateSerializer(serializers.Serializer):
     template = serializers.CharField(required=False, allow_blank=True, default="")
     min_agreement_n = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     quality_threshold = serializers.IntegerField(min_value=1, max_value=5, default=3)
+
+
+class PrelabelCreateSerializer(serializers.Serializer):
+    task = serializers.PrimaryKeyRelatedField(queryset=LabelingTask.objects.all())
+    approved_run = serializers.PrimaryKeyRelatedField(
+        queryset=JudgeRun.objects.all(), help_text="An approved pairs run; its judge pre-labels."
+    )
+    both_orders = serializers.BooleanField(default=True)
+    limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
 
 class ApproveSerializer(serializers.Serializer):
@@ -153,6 +164,28 @@ class JudgeRunListCreate(generics.ListAPIView):
             return Response(JudgeRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
         return idempotent(request, "assist-judge-runs", write)
+
+
+class PrelabelRunCreate(APIView):
+    permission_classes = [MANAGE]
+
+    @extend_schema(
+        request=PrelabelCreateSerializer,
+        responses={202: JudgeRunSerializer},
+        parameters=[IDEMPOTENCY],
+        description="Queue AI pre-labels for a labeling task (preference, score or labels), "
+        "stored as is_ai annotations. 409 not_approved unless approved_run is an approved "
+        "pairs run (the judge's agreement with people was measured and accepted).",
+    )
+    def post(self, request: Request) -> Response:
+        body = PrelabelCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+
+        def write() -> Response:
+            run = prelabel_run_create(**body.validated_data, created_by=request.user)
+            return Response(JudgeRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+        return idempotent(request, "assist-prelabel-runs", write)
 
 
 class JudgeRunDetail(generics.RetrieveAPIView):

@@ -27,6 +27,7 @@ urlpatterns = [
         api.JudgeRunPublishPairs.as_view(),
         name="api-assist-judge-publish",
     ),
+    path("assist/prelabel-runs", api.PrelabelRunCreate.as_view(), name="api-assist-prelabel"),
     path(
         "assist/augmentations",
         api.AugmentationListCreate.as_view(),

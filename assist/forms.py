@@ -8,6 +8,7 @@ from django import forms
 
 from assist.models import AugmentationRun, JudgeRun
 from evalhub.models import Campaign, ModelVersion
+from labeling.models import LabelingTask
 
 
 def _askable_models() -> Any:
@@ -50,3 +51,20 @@ class AugmentForm(forms.Form):
         if not any(data.get(k) for k in ("label", "campaign", "source", "prompt_ids")):
             raise forms.ValidationError("Choose the prompts: a label, campaign, source or ids.")
         return data
+
+
+class PrelabelForm(forms.Form):
+    task = forms.ModelChoiceField(
+        queryset=LabelingTask.objects.filter(
+            question_kind__in=["preference", "score", "labels"]
+        ).order_by("-id"),
+        label="Labeling task",
+    )
+    approved_run = forms.ModelChoiceField(
+        queryset=JudgeRun.objects.filter(kind="pairs", approved_at__isnull=False)
+        .select_related("judge")
+        .order_by("-id"),
+        label="Approved judge run (its judge pre-labels)",
+    )
+    both_orders = forms.BooleanField(required=False, initial=True, label="Both orders")
+    limit = forms.IntegerField(min_value=1, required=False)

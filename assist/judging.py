@@ -62,6 +62,19 @@ number. Reply with the translation only.
 
 {text}"""
 
+LABELS_TEMPLATE = """You are a careful annotator.
+
+Choose the one label from this list that fits the item below best:
+{labels}
+
+Reply with the label's name only.
+
+[ITEM]
+{item}
+[/ITEM]
+
+Label:"""
+
 PAIR_FIELDS = ("prompt", "answer_a", "answer_b")
 QUALITY_FIELDS = ("prompt", "answer")
 
@@ -116,6 +129,25 @@ def parse_score(text: str) -> int | None:
         if len(found) > 1:
             return None
     return None
+
+
+def parse_label(text: str, names: Sequence[str]) -> str | None:
+    """The one label name the answer gives (exactly, or as the only name it mentions)."""
+    answer = (text or "").strip().strip("\"'`*.").casefold()
+    by_fold = {name.casefold(): name for name in names}
+    if answer in by_fold:
+        return by_fold[answer]
+    mentioned = {
+        name
+        for folded, name in by_fold.items()
+        if re.search(rf"(?<!\w){re.escape(folded)}(?!\w)", answer)
+    }
+    if len(mentioned) > 1:  # "billing/refund" also mentions "billing": keep the longest
+        longest = max(mentioned, key=len)
+        if all(other.casefold() in longest.casefold() for other in mentioned):
+            return longest
+        return None
+    return mentioned.pop() if mentioned else None
 
 
 def slot_to_side(slot: str, candidate_slot: str) -> str:

@@ -7,6 +7,7 @@ from assist import views
 urlpatterns = [
     path("", views.overview, name="assist"),
     path("judge-runs/new", views.judge_start, name="assist-judge-start"),
+    path("prelabel/new", views.prelabel_start, name="assist-prelabel-start"),
     path("judge-runs/<int:pk>/", views.judge_detail, name="assist-judge-run"),
     path("judge-runs/<int:pk>/approve", views.judge_approve, name="assist-judge-approve"),
     path("judge-runs/<int:pk>/measure", views.judge_measure, name="assist-judge-measure"),

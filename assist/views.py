@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from assist.forms import AugmentForm, JudgeRunForm
+from assist.forms import AugmentForm, JudgeRunForm, PrelabelForm
 from assist.models import AugmentationRun, JudgeRun
 from assist.selectors.augment import (
     augmentation_records,
@@ -35,6 +35,7 @@ from assist.services.judge import (
     judge_run_create,
     judge_run_measure,
 )
+from assist.services.prelabel import prelabel_run_create
 from evalhub.models import Campaign
 from evalhub.services.errors import ServiceError
 
@@ -53,6 +54,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "augmentations": list(augmentation_runs_list()[:LIST_LIMIT]),
         "judge_form": JudgeRunForm(),
         "augment_form": AugmentForm(),
+        "prelabel_form": PrelabelForm(),
     }
     return render(request, "assist/overview.html", context)
 
@@ -70,6 +72,22 @@ def judge_start(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("assist")
     messages.success(request, f"Judge run {run.pk} queued (job {run.job_id}).")
+    return redirect("assist-judge-run", pk=run.pk)
+
+
+@require_POST
+@_manager
+def prelabel_start(request: HttpRequest) -> HttpResponse:
+    form = PrelabelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pre-labeling not started: " + form.errors.as_text())
+        return redirect("assist")
+    try:
+        run = prelabel_run_create(**form.cleaned_data, created_by=request.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+        return redirect("assist")
+    messages.success(request, f"Pre-label run {run.pk} queued (job {run.job_id}).")
     return redirect("assist-judge-run", pk=run.pk)
 
 

@@ -18,6 +18,7 @@ class JudgeRun(models.Model):
     class Kind(models.TextChoices):
         PAIRS = "pairs", "judge pairs (A/B)"
         QUALITY = "quality", "score single outputs (1-5)"
+        PRELABEL = "prelabel", "pre-label a labeling task"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -34,7 +35,28 @@ class JudgeRun(models.Model):
         help_text="The model version that judges (any registered version with a backend).",
     )
     campaign = models.ForeignKey(
-        "evalhub.Campaign", on_delete=models.PROTECT, related_name="judge_runs"
+        "evalhub.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="judge_runs",
+        help_text="Pairs and quality runs: the campaign judged.",
+    )
+    labeling_task = models.ForeignKey(
+        "labeling.LabelingTask",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Pre-label runs: the labeling task whose items get AI pre-labels.",
+    )
+    authorised_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Pre-label runs: the approved pairs run of the same judge that allows them.",
     )
     template = models.TextField(help_text="The prompt template sent to the judge.")
     both_orders = models.BooleanField(
@@ -72,7 +94,9 @@ class JudgeRun(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["pairs", "quality"]), name="judgerun_kind_valid"
+                condition=Q(kind__in=["pairs", "quality"], campaign__isnull=False)
+                | Q(kind="prelabel", labeling_task__isnull=False, authorised_by__isnull=False),
+                name="judgerun_kind_has_subject",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
@@ -121,6 +145,12 @@ class JudgeVerdict(models.Model):
     output = models.ForeignKey(
         "evalhub.Output", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    task_item = models.ForeignKey(
+        "labeling.TaskItem", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    value = models.JSONField(
+        null=True, blank=True, help_text="Pre-labels: the answer stored as an AI annotation."
+    )
     candidate_slot = models.CharField(
         max_length=1, blank=True, help_text="Where the candidate sat in the first (AB) order."
     )
@@ -148,8 +178,15 @@ class JudgeVerdict(models.Model):
                 condition=Q(output__isnull=False),
                 name="judgeverdict_one_per_output",
             ),
+            models.UniqueConstraint(
+                fields=["run", "task_item"],
+                condition=Q(task_item__isnull=False),
+                name="judgeverdict_one_per_task_item",
+            ),
             models.CheckConstraint(
-                condition=Q(comparison__isnull=False) | Q(output__isnull=False),
+                condition=Q(comparison__isnull=False)
+                | Q(output__isnull=False)
+                | Q(task_item__isnull=False),
                 name="judgeverdict_has_subject",
             ),
             models.CheckConstraint(
@@ -165,7 +202,10 @@ class JudgeVerdict(models.Model):
         ]
 
     def __str__(self) -> str:
-        subject = (
-            f"comparison {self.comparison_id}" if self.comparison_id else f"output {self.output_id}"
-        )
-        return f"AI verdict on {subject}: {self.outcome or self.score}"
+        if self.comparison_id:
+            subject = f"comparison {self.comparison_id}"
+        elif self.output_id:
+            subject = f"output {self.output_id}"
+        else:
+            subject = f"labeling item {self.task_item_id}"
+        return f"AI verdict on {subject}: {self.outcome or self.score or self.value}"

@@ -79,6 +79,17 @@ def judge_run_counts(run: JudgeRun) -> dict[str, Any]:
             "invalid": scores.get(None, 0),
             "flagged": flagged,
         }
+    if run.kind == JudgeRun.Kind.PRELABEL:
+        verdicts = run.verdicts
+        return {
+            "judged": verdicts.count(),
+            "annotated": verdicts.filter(value__isnull=False).count(),
+            "inconsistent": verdicts.filter(outcome="inconsistent").count(),
+            "unsupported": verdicts.filter(error="unsupported item").count(),
+            "invalid": verdicts.filter(value__isnull=True)
+            .exclude(error="unsupported item")
+            .count(),
+        }
     outcomes = Counter(dict(run.verdicts.values_list("outcome").annotate(n=Count("pk"))))
     per_order = list(run.verdicts.values_list("candidate_slot", "verdict_ab", "verdict_ba"))
     judged = sum(outcomes.values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,7 @@ from assist.judging import (
 from assist.models import JudgeRun, JudgeVerdict
 from assist.selectors.judge import judge_run_agreement, judge_run_counts
 from assist.services.backend import Caller, Log, Progress, caller_for, first_text
+from assist.services.prelabel import prelabel_work, prelabel_write
 from evalhub.generation.base import Backend, SamplingParams
 from evalhub.models import Campaign, Comparison, ModelVersion, Output
 from evalhub.services.audit import audit_record, audit_snapshot
@@ -127,7 +129,7 @@ def _prompt_text(prompt: Any) -> str:
     return "\n\n".join(f"{m['role']}: {m['content']}" for m in prompt.as_messages())
 
 
-def _judge_params(judge: ModelVersion) -> SamplingParams:
+def judge_params(judge: ModelVersion) -> SamplingParams:
     seed = judge.generation_defaults.get("seed")
     return SamplingParams(temperature=0.0, max_tokens=VERDICT_MAX_TOKENS, seed=seed)
 
@@ -146,7 +148,7 @@ def _pair_batch(run: JudgeRun, caller: Caller, comparisons: list[Comparison]) ->
             )
             asks.append((f"c{comparison.pk}:{order}", text))
         plan[comparison.pk] = slot
-    results = caller.ask(asks, _judge_params(run.judge))
+    results = caller.ask(asks, judge_params(run.judge))
     verdicts = []
     for comparison in comparisons:
         slot = plan[comparison.pk]
@@ -188,7 +190,7 @@ def _quality_batch(run: JudgeRun, caller: Caller, outputs: list[Output]) -> list
         )
         for output in outputs
     ]
-    results = caller.ask(asks, _judge_params(run.judge))
+    results = caller.ask(asks, judge_params(run.judge))
     verdicts = []
     for output in outputs:
         result = results.get(f"o{output.pk}")
@@ -236,6 +238,21 @@ def _quality_work(run: JudgeRun) -> tuple[list[Output], int]:
     return todo, len(ids)
 
 
+def _write_pairs(run: JudgeRun, caller: Caller, chunk: list[Any]) -> None:
+    JudgeVerdict.objects.bulk_create(_pair_batch(run, caller, chunk))
+
+
+def _write_quality(run: JudgeRun, caller: Caller, chunk: list[Any]) -> None:
+    JudgeVerdict.objects.bulk_create(_quality_batch(run, caller, chunk))
+
+
+_KINDS: dict[str, tuple[Callable[[JudgeRun], tuple[list[Any], int]], Callable[..., None]]] = {
+    JudgeRun.Kind.PAIRS: (_pair_work, _write_pairs),
+    JudgeRun.Kind.QUALITY: (_quality_work, _write_quality),
+    JudgeRun.Kind.PRELABEL: (prelabel_work, prelabel_write),
+}
+
+
 def _set_status(run: JudgeRun, status: str, **fields: Any) -> None:
     JudgeRun.objects.filter(pk=run.pk).update(status=status, **fields)
     run.status = status
@@ -260,7 +277,8 @@ def judge_run_execute(
     say = log or (lambda line: None)
     caller = caller_for(run.judge, backend)
     pairs = run.kind == JudgeRun.Kind.PAIRS
-    todo, total = _pair_work(run) if pairs else _quality_work(run)
+    work, write = _KINDS[run.kind]
+    todo, total = work(run)
     done = total - len(todo)
     _set_status(run, JudgeRun.Status.RUNNING)
     say(f"{len(todo)} items to judge ({done} already judged) by {caller.model}")
@@ -269,10 +287,7 @@ def judge_run_execute(
     try:
         for start in range(0, len(todo), BATCH):
             chunk = todo[start : start + BATCH]
-            verdicts = (
-                _pair_batch(run, caller, chunk) if pairs else _quality_batch(run, caller, chunk)
-            )  # type: ignore[arg-type]
-            JudgeVerdict.objects.bulk_create(verdicts)
+            write(run, caller, chunk)
             done += len(chunk)
             report(done, total, f"{done} of {total} judged")
     except BaseException:
