@@ -105,7 +105,7 @@ class TaskSerializer(serializers.Serializer):
         '{"preference": "a"}}]',
     )
     layer = serializers.IntegerField(read_only=True)
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     status = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -154,6 +154,26 @@ def _task_out(task: Any) -> dict[str, Any]:
     data = dict(TaskSerializer(task).data)
     data["labels"] = list(task.labels.values_list("pk", flat=True))
     return data
+
+
+class MyTaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    question_kind = serializers.CharField()
+    layer = serializers.IntegerField()
+    items = serializers.IntegerField()
+    my_labels = serializers.IntegerField()
+    labels_wanted = serializers.IntegerField()
+
+
+class QueueEntrySerializer(serializers.Serializer):
+    annotation = serializers.IntegerField()
+    task = serializers.IntegerField()
+    item = serializers.IntegerField()
+    value = serializers.DictField()
+    question = serializers.DictField()
+    prompt = serializers.DictField()
+    answers = serializers.ListField(child=serializers.DictField())
 
 
 class TaskListCreate(APIView):
@@ -226,7 +246,7 @@ class TaskAction(APIView):
 class MyTasks(APIView):
     permission_classes = [LABELER]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=MyTaskSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(
             [
@@ -248,7 +268,11 @@ class NextItem(APIView):
     permission_classes = [LABELER]
 
     @extend_schema(
-        responses={200: dict, 204: OpenApiResponse(description="Nothing left for you.")},
+        responses={
+            200: dict,
+            204: OpenApiResponse(description="Nothing left for you."),
+            409: OpenApiResponse(description="The task is not open, or your labels are on hold."),
+        },
         description="The next item (a batch is claimed when you hold none): the question, the "
         "prompt and answers as sanitized markdown. No model names or output ids.",
     )
@@ -300,7 +324,7 @@ class AnnotationCreate(APIView):
 class ReviewQueue(APIView):
     permission_classes = [LABEL_OR_REVIEW]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=QueueEntrySerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(
             [

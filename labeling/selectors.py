@@ -36,6 +36,8 @@ REVIEW_QUEUE_LIMIT = 50
 
 
 def task_get(pk: int) -> LabelingTask:
+    if not 0 < pk < 2**62:
+        raise NotFound("No such labeling task.")
     task = LabelingTask.objects.filter(pk=pk).select_related("parent", "created_by").first()
     if task is None:
         raise NotFound("No such labeling task.")
@@ -305,6 +307,8 @@ def review_queue(*, reviewer: Any, task: LabelingTask | None = None) -> list[Ann
 
 
 def spot_check_batch_get(pk: int) -> SpotCheckBatch:
+    if not 0 < pk < 2**62:
+        raise NotFound("No such spot-check batch.")
     batch = SpotCheckBatch.objects.filter(pk=pk).select_related("task").first()
     if batch is None:
         raise NotFound("No such spot-check batch.")

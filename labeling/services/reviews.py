@@ -59,8 +59,8 @@ def spot_check_batch_create(
     rate = task.spot_check_rate if rate is None else rate
     if seed is None:
         seed = task.seed + task.spot_checks.count()
-    if not -(2**63) <= seed < 2**63:
-        raise InvalidInput("seed is out of range.")
+    if not 0 <= seed < 2**63:
+        raise InvalidInput("seed must lie in [0, 2**63).")
     population = list(
         Annotation.objects.filter(item__task=task, is_ai=False, is_gold_check=False)
         .order_by("id")
@@ -68,7 +68,7 @@ def spot_check_batch_create(
     )
     if not population:
         raise Conflict("This task has no labels yet.", code="nothing_to_sample")
-    positions = spot_check_sample(population=len(population), rate=rate, seed=abs(seed))
+    positions = spot_check_sample(population=len(population), rate=rate, seed=seed)
     with transaction.atomic():
         batch = SpotCheckBatch.objects.create(
             task=task, rate=rate, seed=seed, population=len(population), created_by=created_by

@@ -129,6 +129,8 @@ def item_skip(*, item: TaskItem, labeler: AbstractBaseUser) -> None:
 
 def item_get_for_labeler(*, item_id: int, labeler: AbstractBaseUser) -> TaskItem:
     """An item the labeler may answer (one they hold a claim on); anything else is a 404."""
+    if not 0 < item_id < 2**62:
+        raise NotFound("No such item for you.")
     claim = (
         Claim.objects.filter(item_id=item_id, labeler=labeler, skipped=False)
         .select_related("item__task")

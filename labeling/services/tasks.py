@@ -79,6 +79,8 @@ def labeling_task_create(
     ):
         if not low <= value <= 1:
             raise InvalidInput(f"{field} must lie in ({low}, 1].", details={"field": field})
+    if not 0 <= seed < 2**62:
+        raise InvalidInput("seed must lie in [0, 2**62).", details={"field": "seed"})
     chosen = {label_resolve(label) for label in labels}
     if label_root is not None:
         chosen |= {label_resolve(label_root), *map(label_resolve, _descendants(label_root))}
@@ -113,7 +115,7 @@ def labeling_task_create(
 def _subject(task: LabelingTask, spec: dict[str, Any]) -> dict[str, Any]:
     def get(model: Any, key: str) -> Any:
         value = spec.get(key)
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**62:
             raise InvalidInput(f"Each item needs an integer {key!r}.", details={"item": spec})
         found = model.objects.filter(pk=value).first()
         if found is None:
