@@ -122,6 +122,9 @@ def taxonomy(request: HttpRequest) -> HttpResponse:
         "move_form": LabelMoveForm(initial={"parent": getattr(selected, "parent_id", None)}),
         "merge_form": LabelMergeForm(),
     }
+    if selected is not None:  # a label is never merged into or moved under itself
+        for form, field in ((context["merge_form"], "into"), (context["move_form"], "parent")):
+            form.fields[field].queryset = form.fields[field].queryset.exclude(pk=selected.pk)
     return render(request, "training/data_labels.html", context)
 
 
