@@ -29,7 +29,7 @@ from labeling.models import (
     TaskItem,
     TaskStatus,
 )
-from labeling.services.access import audiences_for, can_cross_review
+from labeling.services.access import audiences_for, can_spot_check
 from labeling.services.values import value_key
 
 REVIEW_QUEUE_LIMIT = 50
@@ -279,13 +279,11 @@ def task_progress(*, task: LabelingTask) -> dict[str, Any]:
 def review_queue(*, reviewer: Any, task: LabelingTask | None = None) -> list[Annotation]:
     """Other people's pending human labels in tasks the reviewer may cross-review, oldest
     first, without those they already reviewed. Gold answers are scored by their key instead."""
-    tasks = [
-        t
-        for t in LabelingTask.objects.exclude(status=TaskStatus.DRAFT)
-        if can_cross_review(reviewer, t)
-    ]
+    tasks = LabelingTask.objects.exclude(status=TaskStatus.DRAFT)
+    if not can_spot_check(reviewer):  # experts review every task; others their audiences'
+        tasks = tasks.filter(audience__in=audiences_for(reviewer))
     if task is not None:
-        tasks = [t for t in tasks if t.pk == task.pk]
+        tasks = tasks.filter(pk=task.pk)
     return list(
         Annotation.objects.filter(
             item__task__in=tasks,

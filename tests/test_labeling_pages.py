@@ -210,3 +210,35 @@ def test_model_text_is_escaped_on_the_label_page(make_user):
     client.force_login(make_user("r1", "rater"))
     html = client.get(reverse("labeling-label", args=[task.pk])).content.decode()
     assert "<script>alert(1)</script>" not in html and "<strong>bold</strong>" in html
+
+
+def _queries_for(client: Client, path: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def test_lists_cost_the_same_queries_for_more_tasks(make_user):
+    """The labeler's home, the review page and the manager's list do not query per task."""
+    rater, manager, other = make_user("r1", "rater"), make_user("pm1", "pm"), make_user("r2")
+
+    def task_with_a_label(name: str) -> None:
+        task = prompt_task(n=2, k=1, name=name)
+        item = item_next(task=task, labeler=other)
+        annotation_submit(item=item, labeler=other, value={"labels": [task.labels.first().pk]})
+
+    task_with_a_label("first")
+    as_rater, as_manager = Client(), Client()
+    as_rater.force_login(rater)
+    as_manager.force_login(manager)
+    paths = [(as_rater, "/labeling/"), (as_rater, "/labeling/review/"),
+             (as_manager, "/labeling/manage/")]  # fmt: skip
+    [_queries_for(client, path) for client, path in paths]  # warm the permission cache
+    before = [_queries_for(client, path) for client, path in paths]
+    for n in range(5):
+        task_with_a_label(f"more {n}")
+    after = [_queries_for(client, path) for client, path in paths]
+    assert after == before, (before, after)
