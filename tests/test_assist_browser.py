@@ -1,0 +1,66 @@
+"""The AI judge pages in real headless Chromium: a PM sees the judge's figures beside people's,
+marked AI, approves the run (the gate opens only with enough agreement), and the page says so."""
+
+from __future__ import annotations
+
+import pytest
+
+from assist.models import JudgeRun
+from assist.services.judge import judge_run_create
+from assist.tasks import run_judge_job
+from tests.browser import log_in, screenshot
+from tests.factories import ModelVersionFactory
+from tests.test_assist_helpers import (
+    ScriptedFakeBackend,
+    judge_responder,
+    judged_campaign,
+    longer,
+    vote_as,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "pw-secret-1"
+JUDGE = "judge-browser"
+
+
+def test_pm_reads_figures_and_approves_a_judge_run(live_server, browser_page, make_user):
+    campaign = judged_campaign(12, name="browser")
+    vote_as(campaign, [make_user("b-h1")], longer)
+    judge = ModelVersionFactory(name=JUDGE, backend="openai", endpoint="http://127.0.0.1:9/v1")
+    run = judge_run_create(campaign=campaign, judge=judge, min_agreement_n=10)
+    run_judge_job(run.job_id, backend=ScriptedFakeBackend([JUDGE], judge_responder(bias_margin=0)))
+    make_user("b-pm", "pm", password=PASSWORD)
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    log_in(page, live_server.url, "b-pm", PASSWORD, next_path="/assist/")
+    assert page.get_by_role("link", name="AI assist").is_visible()  # in the navigation
+    assert page.locator("h1 + .ai-badge").inner_text() == "AI"
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"#{run.pk}").click()
+    assert page.locator('[data-figure="judged"]').inner_text().startswith("12")
+    assert page.locator('[data-figure="agreement"]').inner_text().startswith("100%")
+    # Equal-length pairs got "A" in both orders: inconsistent, so counted as ties.
+    assert page.locator('[data-figure="inconsistent"]').inner_text().startswith("2")
+    screenshot(page, "assist-judge-run.png")
+
+    page.fill('input[name="note"]', "agreement 100% on 12, kappa 1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Approve the judge's labels").click()
+    assert "Approved" in page.locator(".messages").inner_text()
+    assert page.locator("[data-approved]").is_visible()
+    run.refresh_from_db()
+    assert run.approved_by.username == "b-pm" and run.approval_note.startswith("agreement")
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Write AI-judge training pairs").click()
+    # 12 minus the 2 equal-length pairs (inconsistent): 10 decisive verdicts become pairs.
+    assert "10 new" in page.locator(".messages").inner_text()
+
+    page.goto(f"{live_server.url}/assist/campaigns/{campaign.pk}/")
+    row = page.locator(f'[data-run="{run.pk}"]')
+    assert "approved" in row.inner_text() and row.locator(".ai-badge").count() == 1
+    screenshot(page, "assist-campaign.png")
+    assert errors == []
+    assert JudgeRun.objects.get(pk=run.pk).counts["inconsistent"] == 2
