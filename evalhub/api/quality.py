@@ -103,6 +103,14 @@ class GoldRequestSerializer(serializers.Serializer):
     items = GoldItemSerializer(many=True, allow_empty=False)
 
 
+class GoldResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+
+
+class AttentionResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+
+
 class AttentionRequestSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=10_000)
     seed = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -181,7 +189,7 @@ class GoldItemsView(APIView):
     @extend_schema(
         summary="Mark comparisons as gold items with their known outcome",
         request=GoldRequestSerializer,
-        responses={200: serializers.DictField(), **ERRORS},
+        responses={200: GoldResultSerializer, **ERRORS},
     )
     def post(self, request: Request, id: int) -> Response:
         campaign: Campaign = campaign_get_for_report(id)
@@ -198,7 +206,7 @@ class AttentionChecksView(APIView):
     @extend_schema(
         summary="Add attention checks (a real answer against another prompt's answer)",
         request=AttentionRequestSerializer,
-        responses={201: serializers.DictField(), **ERRORS},
+        responses={201: AttentionResultSerializer, **ERRORS},
     )
     def post(self, request: Request, id: int) -> Response:
         campaign = campaign_get_for_report(id)
