@@ -1,7 +1,7 @@
 """Per-source figures and per-label results on a million votes (PostgreSQL).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/data_figures_speed.py [--votes 1000000]
-        [--prompts 100000] [--repeat 3]
+        [--prompts 100000] [--repeat 3] [--keep] [--reuse]
 
 Loads one synthetic campaign into a scratch database ``evalhub_data_bench`` (dropped and
 recreated): --prompts prompts, 4 data sources (a quarter of the prompts has none), 20 labels with
@@ -34,12 +34,13 @@ PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "evalhub_data_bench"
 
 
-def _setup() -> None:
+def _setup(*, fresh: bool) -> None:
     import psycopg
 
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    if fresh:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evalhub.settings")
     import django
@@ -186,12 +187,18 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--prompts", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
+    parser.add_argument("--reuse", action="store_true", help="Measure a kept database again.")
     args = parser.parse_args()
-    _setup()
-    t0 = time.perf_counter()
-    campaign_id = load(args.votes, args.prompts)
-    loaded = {"load_s": round(time.perf_counter() - t0, 1), **pairs_and_dataset()}
+    _setup(fresh=not args.reuse)
     from evalhub.models import Campaign
+
+    if args.reuse:
+        campaign_id, loaded = Campaign.objects.get(name="bench data").pk, {"reused": True}
+    else:
+        t0 = time.perf_counter()
+        campaign_id = load(args.votes, args.prompts)
+        loaded = {"load_s": round(time.perf_counter() - t0, 1), **pairs_and_dataset()}
     from training.selectors.data_figures import label_results, source_figures
 
     campaign = Campaign.objects.get(pk=campaign_id)
@@ -205,6 +212,8 @@ def main() -> None:
                      r["pair_support"] and round(r["pair_support"]["support_rate"], 3)) for r in rows],
         "labels": len(labels["labels"]),
     }, indent=1))  # fmt: skip
+    if args.keep:
+        return
     import psycopg
     from django.db import connections
 

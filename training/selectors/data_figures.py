@@ -26,8 +26,12 @@ from django.db.models import Count, F, Q, QuerySet
 
 from evalhub.models import Campaign, DataSource, Output, Prompt, Vote
 from evalhub.selectors.labels import label_tree, label_tree_rows
-from evalhub.selectors.reports import campaign_report
 from evalhub.selectors.reports import counts as db
+from evalhub.selectors.reports.campaign import (
+    CampaignCounts,
+    campaign_counts,
+    report_from_counts,
+)
 from evalhub.selectors.reports.slices import slice_rows
 from evalhub.stats import krippendorff_alpha_nominal
 from training.models import DatasetItem, DatasetVersion, PreferencePair
@@ -112,8 +116,12 @@ def source_figures(*, campaign: Campaign | None = None) -> list[dict[str, Any]]:
     votes = live_votes_all()
     if campaign is not None:
         votes = votes.filter(campaign=campaign)
-    vote_counts = _by_key(votes, "prompt__data_source_id", n=Count("pk"))
-    alphas = _alpha_by(*_item_counts(votes, "prompt__data_source_id"))
+    item_keys, items = _item_counts(votes, "prompt__data_source_id")
+    alphas = _alpha_by(item_keys, items)
+    (vote_keys,), vote_sums = db.group_sums([item_keys], items)  # votes from the same pass
+    vote_counts = {
+        int(k): {"n": int(n)} for k, n in zip(vote_keys, vote_sums.sum(axis=1), strict=True)
+    }
     pairs = PreferencePair.objects.filter(is_active=True)
     if campaign is not None:
         pairs = pairs.filter(campaign=campaign)
@@ -196,9 +204,10 @@ def label_results(
     by_label: dict[int, dict[str, Any]] = {}
     alphas: dict[int, float | None] = {}
     if campaign is not None:
-        report = campaign_report(campaign, bootstrap=False)
+        counts = campaign_counts(campaign)
+        report = report_from_counts(campaign, counts, bootstrap=False)
         by_label = {row["label_id"]: row for row in report["by_label"]}
-        alphas = _label_alphas(campaign)
+        alphas = _label_alphas(counts)
     rows = []
     for node in nodes:
         result = by_label.get(node.id)
@@ -244,18 +253,15 @@ def _roll_up(rows: list[dict[str, Any]]) -> None:
             parent["subtree_usable_pairs"] += row["subtree_usable_pairs"]
 
 
-def _label_alphas(campaign: Campaign) -> dict[int, float | None]:
-    """Krippendorff's alpha per label over the campaign's items (votes grouped in the database,
-    then gathered to labels through the prompt-label links)."""
-    votes = db.live_votes([campaign.pk])
-    rows = db._rows(
-        votes.values_list("prompt_id", "comparison_id").annotate(**db._outcome_counts())
-    )
-    if not rows:
+def _label_alphas(counts: CampaignCounts) -> dict[int, float | None]:
+    """Krippendorff's alpha per label over the campaign's items, from the counts the report
+    already read (per campaign, prompt, item and channel), gathered to labels through the
+    prompt-label links: no second pass over the votes."""
+    groups = counts.groups
+    (_, prompt_of_item), items = db.group_sums([groups.item_id, groups.prompt_id], groups.counts)
+    if items.shape[0] == 0:
         return {}
-    prompt_of_item = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    items = db._int_matrix(rows, 2, 4)
-    link_prompt, link_label = db.prompt_label_links(campaign.pk)
+    link_prompt, link_label = counts.label_links
     order = np.argsort(prompt_of_item, kind="stable")
     sorted_prompts = prompt_of_item[order]
     lo = np.searchsorted(sorted_prompts, link_prompt, side="left")
