@@ -189,3 +189,26 @@ def test_failures_are_recorded_and_inputs_validated(writer):
     with pytest.raises(CommandError, match="Unknown prompt filter"):
         call_command("augment", "--prompts", "colour:red", "--method", "paraphrase",
                      "--model", WRITER, stdout=StringIO(), stderr=StringIO())  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_dataset_freeze_never_splits_a_prompt_from_its_copies(writer):
+    from training.models import DatasetItem, PreferencePair
+    from training.services.datasets import DatasetFilters, dataset_version_freeze
+
+    sources = make_prompts(20)
+    execute(
+        augmentation_run_create(prompts=sources, method="paraphrase", model_version=writer),
+        FakeBackend([WRITER]),
+    )
+    for prompt in Prompt.objects.all():
+        PreferencePair.objects.create(
+            prompt=prompt, chosen_text=f"good {prompt.pk}", rejected_text=f"bad {prompt.pk}",
+            source="expert", source_key=f"leak:{prompt.pk}", content_hash=f"leak-{prompt.pk}",
+        )  # fmt: skip
+    dataset = dataset_version_freeze(name="leak-check", filters=DatasetFilters())
+    split_of = dict(DatasetItem.objects.filter(dataset=dataset).values_list("prompt_id", "split"))
+    copies = Prompt.objects.filter(derived_from__isnull=False)
+    assert copies.count() == 20 and len(split_of) == 40
+    assert all(split_of[c.pk] == split_of[c.derived_from_id] for c in copies)
+    assert len(set(split_of.values())) == 3  # train, val and test all present: a real check

@@ -311,3 +311,28 @@ def test_perfect_agreement_has_a_finite_kappa_interval():
     assert result.kappa == pytest.approx(1.0)
     assert result.kappa_low is not None and result.kappa_low == result.kappa_low  # not NaN
     json.dumps(result.as_dict(), allow_nan=False)
+
+
+@pytest.mark.django_db
+def test_cancel_keeps_what_was_judged_and_a_retry_resumes(judge_model):
+    from evalhub.services.jobs import job_cancel, job_retry
+
+    campaign = judged_campaign(40, name="cancel")
+    run = judge_run_create(campaign=campaign, judge=judge_model)
+    fake = ScriptedFakeBackend([JUDGE], judge_responder())
+
+    def cancel_after_first_batch(done, total, message):
+        if done >= 16:
+            job_cancel(job=run.job)
+
+    run_judge_job(run.job_id, backend=fake, on_progress=cancel_after_first_batch)
+    run.refresh_from_db()
+    run.job.refresh_from_db()
+    assert run.job.state == "cancelled" and run.status == "cancelled"
+    assert run.verdicts.count() == 16 and run.counts["judged"] == 16
+
+    job_retry(job=run.job)
+    run_judge_job(run.job_id, backend=fake)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.verdicts.count() == 40
+    assert len(fake.requests_seen) == 80  # nothing asked twice

@@ -34,7 +34,7 @@ from evalhub.models import DataSource, ModelVersion, Prompt
 from evalhub.models.prompts import normalize_text
 from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.errors import InvalidInput
-from evalhub.services.jobs import job_create
+from evalhub.services.jobs import JobCancelled, job_create
 from training.services.dedup import DEFAULT_NUM_PERM, DEFAULT_SHINGLE, shingles
 from training.services.splits import SplitGroup, assign_splits
 
@@ -332,8 +332,12 @@ def augmentation_run_execute(
                 _store(run, parent, sample, written[(parent.pk, sample)], index, source)
             done += len(chunk)
             report(done, total, f"{done} of {total} written")
-    except BaseException:
-        AugmentationRun.objects.filter(pk=run.pk).update(status=AugmentationRun.Status.FAILED)
+    except BaseException as exc:
+        cancelled = isinstance(exc, JobCancelled | KeyboardInterrupt)
+        ended = AugmentationRun.Status.CANCELLED if cancelled else AugmentationRun.Status.FAILED
+        AugmentationRun.objects.filter(pk=run.pk).update(
+            status=ended, counts=augmentation_counts(run)
+        )
         raise
     counts = augmentation_counts(run)
     counts.update(

@@ -39,7 +39,7 @@ from evalhub.generation.base import Backend, SamplingParams
 from evalhub.models import Campaign, Comparison, ModelVersion, Output
 from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.errors import Conflict, InvalidInput
-from evalhub.services.jobs import job_create
+from evalhub.services.jobs import JobCancelled, job_create
 
 TASK_PATH = "assist.tasks.judge_run_task"
 BATCH = 16
@@ -260,6 +260,10 @@ def _set_status(run: JudgeRun, status: str, **fields: Any) -> None:
         setattr(run, name, value)
 
 
+def _cancelled(exc: BaseException) -> bool:
+    return isinstance(exc, JobCancelled | KeyboardInterrupt)
+
+
 def judge_run_execute(
     *,
     run: JudgeRun,
@@ -290,8 +294,10 @@ def judge_run_execute(
             write(run, caller, chunk)
             done += len(chunk)
             report(done, total, f"{done} of {total} judged")
-    except BaseException:
-        _set_status(run, JudgeRun.Status.FAILED, counts=judge_run_counts(run))
+    except BaseException as exc:
+        # What was judged stays; a retry of the job resumes after it.
+        ended = JudgeRun.Status.CANCELLED if _cancelled(exc) else JudgeRun.Status.FAILED
+        _set_status(run, ended, counts=judge_run_counts(run))
         raise
     counts = judge_run_counts(run)
     counts["seconds"] = round(time.perf_counter() - started, 3)
