@@ -235,7 +235,11 @@ def test_ai_annotations_are_idempotent_and_never_count(make_user):
     value = {"labels": [label_id(task, "billing")]}
     ai = annotation_create_ai(item=item, ai_model=judge, value=value, confidence=0.9)
     assert ai.is_ai and ai.labeler is None
-    assert annotation_create_ai(item=item, ai_model=judge, value={"labels": [1]}) == ai
+    other = {"labels": [label_id(task, "other")]}
+    assert annotation_create_ai(item=item, ai_model=judge, value=other) == ai
+    assert ai.value == value  # the stored pre-label is never changed
+    with pytest.raises(InvalidInput):
+        annotation_create_ai(item=item, ai_model=ModelVersionFactory(), value={"labels": [10**9]})
     assert task_item_outcomes(task=task)[0].n == 0
     assert item_next(task=task, labeler=make_user("r1")) is not None  # k still free
 

@@ -36,12 +36,12 @@ def annotation_create_ai(
     annotations are shown to reviewers as suggestions; they never count toward ``k`` nor toward
     consensus. Raises ``InvalidInput`` for a value the task does not accept.
     """
-    canonical = value_validate(task=item.task, value=value)
-    if confidence is not None and not 0 <= confidence <= 1:
-        raise InvalidInput("confidence must lie between 0 and 1.")
     existing = Annotation.objects.filter(item=item, ai_model=ai_model, is_ai=True).first()
     if existing is not None:
         return existing
+    canonical = value_validate(task=item.task, value=value)
+    if confidence is not None and not 0 <= confidence <= 1:
+        raise InvalidInput("confidence must lie between 0 and 1.")
     try:
         with transaction.atomic():
             annotation = Annotation.objects.create(
