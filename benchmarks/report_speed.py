@@ -152,10 +152,11 @@ def load(n_votes: int) -> dict[str, int]:
         ids = np.arange(next_id, next_id + n_prompts)
         next_id += n_prompts
         _copy("evalhub_prompt", ["id", "instruction", "input", "system", "history", "reference", "source",
-                                 "external_id", "content_hash", "split", "created_at"],
+                                 "external_id", "content_hash", "split", "origin", "created_at"],
               pd.DataFrame({"id": ids, "instruction": [f"Question {i}" for i in ids], "input": "", "system": "",
                             "history": "[]", "reference": "", "source": "bench", "external_id": None,
-                            "content_hash": [f"{i:064d}" for i in ids], "split": "unassigned", "created_at": now}))  # fmt: skip
+                            "content_hash": [f"{i:064d}" for i in ids], "split": "unassigned", "origin": "original",
+                            "created_at": now}))  # fmt: skip
         _copy("evalhub_campaign_prompts", ["campaign_id", "prompt_id"],
               pd.DataFrame({"campaign_id": campaign.pk, "prompt_id": ids}))  # fmt: skip
         for offset, model in ((0, base), (1, cand)):
@@ -165,11 +166,11 @@ def load(n_votes: int) -> dict[str, int]:
                                 "text": "answer", "sample_index": 0, "params": "{}", "params_hash": "bench",
                                 "finish_reason": "", "origin": "imported", "created_at": now}))  # fmt: skip
         _copy("evalhub_comparison", ["id", "public_id", "campaign_id", "prompt_id", "baseline_output_id",
-                                     "candidate_output_id", "is_gold", "gold_outcome", "vote_count", "load",
+                                     "candidate_output_id", "is_gold", "gold_kind", "gold_outcome", "vote_count", "load",
                                      "served_count", "side_seed", "shuffle_key", "created_at"],
               pd.DataFrame({"id": ids, "public_id": [f"{i:032x}" for i in ids],
                             "campaign_id": campaign.pk, "prompt_id": ids, "baseline_output_id": ids * 2,
-                            "candidate_output_id": ids * 2 + 1, "is_gold": False, "gold_outcome": "",
+                            "candidate_output_id": ids * 2 + 1, "is_gold": False, "gold_kind": "", "gold_outcome": "",
                             "vote_count": n_votes // n_prompts, "load": n_votes // n_prompts, "served_count": 0,
                             "side_seed": 0, "shuffle_key": 0, "created_at": now}))  # fmt: skip
         link_prompt, link_label = prompt_labels(n_prompts)
