@@ -314,8 +314,10 @@ def test_perfect_agreement_has_a_finite_kappa_interval():
 
 
 @pytest.mark.django_db
-def test_cancel_keeps_what_was_judged_and_a_retry_resumes(judge_model):
+def test_cancel_keeps_what_was_judged_and_a_retry_resumes(judge_model, settings):
     from evalhub.services.jobs import job_cancel, job_retry
+
+    settings.EVALHUB_GENERATION_CONCURRENCY = 8  # steps of 16 comparisons
 
     campaign = judged_campaign(40, name="cancel")
     run = judge_run_create(campaign=campaign, judge=judge_model)

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from assist.judging import PARAPHRASE_TEMPLATE, TRANSLATE_TEMPLATE, render
 from assist.models import AugmentationRecord, AugmentationRun
-from assist.services.backend import Caller, Log, Progress, caller_for, first_text
+from assist.services.backend import Caller, Log, Progress, batch_size, caller_for, first_text
 from evalhub.generation.base import Backend, SamplingParams
 from evalhub.models import DataSource, ModelVersion, Prompt
 from evalhub.models.prompts import normalize_text
@@ -39,7 +39,6 @@ from training.services.dedup import DEFAULT_NUM_PERM, DEFAULT_SHINGLE, shingles
 from training.services.splits import SplitGroup, assign_splits
 
 TASK_PATH = "assist.tasks.augmentation_run_task"
-BATCH = 16
 MAX_PER_PROMPT = 10
 
 
@@ -325,8 +324,9 @@ def augmentation_run_execute(
     index = _index(run)
     source = _ai_source(run.model_version)
     try:
-        for start in range(0, len(work), BATCH):
-            chunk = work[start : start + BATCH]
+        batch = batch_size()
+        for start in range(0, len(work), batch):
+            chunk = work[start : start + batch]
             written = _rewrite(run, caller, chunk)
             for parent, sample in chunk:
                 _store(run, parent, sample, written[(parent.pk, sample)], index, source)

@@ -53,6 +53,14 @@ def caller_for(model_version: ModelVersion, backend: Backend | None = None) -> C
     return Caller(served, model)
 
 
+def batch_size() -> int:
+    """Items asked per step: twice the generation concurrency, so that each step keeps every
+    connection busy (a pair is two requests) while progress and cancel are seen often."""
+    from django.conf import settings
+
+    return max(1, 2 * int(settings.EVALHUB_GENERATION_CONCURRENCY))
+
+
 def first_text(result: GenerationResult | None) -> str:
     if result is None or not result.ok or not result.completions:
         return ""

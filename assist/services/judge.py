@@ -33,7 +33,7 @@ from assist.judging import (
 )
 from assist.models import JudgeRun, JudgeVerdict
 from assist.selectors.judge import judge_run_agreement, judge_run_counts
-from assist.services.backend import Caller, Log, Progress, caller_for, first_text
+from assist.services.backend import Caller, Log, Progress, batch_size, caller_for, first_text
 from assist.services.prelabel import prelabel_work, prelabel_write
 from evalhub.generation.base import Backend, SamplingParams
 from evalhub.models import Campaign, Comparison, ModelVersion, Output
@@ -42,7 +42,6 @@ from evalhub.services.errors import Conflict, InvalidInput
 from evalhub.services.jobs import JobCancelled, job_create
 
 TASK_PATH = "assist.tasks.judge_run_task"
-BATCH = 16
 VERDICT_MAX_TOKENS = 64
 
 
@@ -289,8 +288,9 @@ def judge_run_execute(
     report(done, total, f"{len(todo)} to judge")
     started = time.perf_counter()
     try:
-        for start in range(0, len(todo), BATCH):
-            chunk = todo[start : start + BATCH]
+        batch = batch_size()
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
             write(run, caller, chunk)
             done += len(chunk)
             report(done, total, f"{done} of {total} judged")
