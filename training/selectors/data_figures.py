@@ -71,15 +71,28 @@ def _alpha_by(keys: np.ndarray, items: np.ndarray) -> dict[int, float | None]:
     return alphas
 
 
-def _item_counts(votes: QuerySet[Vote], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(key per item, W/L/T/B counts per item) for the votes, grouped in the database."""
+def _item_counts_by_source(votes: QuerySet[Vote]) -> tuple[np.ndarray, np.ndarray]:
+    """(source per item, W/L/T/B counts per item). The votes are grouped by (prompt, item) in
+    the database without a join; each prompt's source is looked up from a second, small query
+    (joining a million votes to their prompts in the grouping query took twice as long)."""
     rows = db._rows(
-        votes.values_list(key, "comparison_id", "prompt_id").annotate(**db._outcome_counts())
+        votes.values_list("prompt_id", "comparison_id").annotate(**db._outcome_counts())
     )
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.int64)
-    keys = np.fromiter((row[0] or NO_SOURCE for row in rows), dtype=np.int64, count=len(rows))
-    return keys, db._int_matrix(rows, 3, 4)
+    item_prompt = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    owned = db._rows(
+        Prompt.objects.filter(data_source__isnull=False)
+        .order_by("id")
+        .values_list("id", "data_source_id")
+    )
+    keys = np.full(len(rows), NO_SOURCE, dtype=np.int64)
+    if owned:
+        pairs = db._int_matrix(owned, 0, 2)
+        at = np.minimum(np.searchsorted(pairs[:, 0], item_prompt), len(pairs) - 1)
+        found = pairs[at, 0] == item_prompt
+        keys[found] = pairs[at[found], 1]
+    return keys, db._int_matrix(rows, 2, 4)
 
 
 def _pair_support(pairs: QuerySet[PreferencePair], key: str) -> dict[int, dict[str, Any]]:
@@ -116,7 +129,7 @@ def source_figures(*, campaign: Campaign | None = None) -> list[dict[str, Any]]:
     votes = live_votes_all()
     if campaign is not None:
         votes = votes.filter(campaign=campaign)
-    item_keys, items = _item_counts(votes, "prompt__data_source_id")
+    item_keys, items = _item_counts_by_source(votes)
     alphas = _alpha_by(item_keys, items)
     (vote_keys,), vote_sums = db.group_sums([item_keys], items)  # votes from the same pass
     vote_counts = {
