@@ -19,6 +19,7 @@ import importlib.util
 import io
 import json
 import re
+import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -56,14 +57,17 @@ def cli(*argv: str) -> str:
     return out.getvalue()
 
 
-def judge(left: str, right: str, rater: int, n: int) -> str:
-    """A rater's taste: the fuller answer, with some ties, some both-bad and some contrarians."""
-    if (n + rater) % 7 == 0:
+def judge(left: str, right: str, rater: int) -> str:
+    """A rater's taste: the fuller answer, with some ties, some both-bad and some contrarian
+    votes. It depends on the two texts only (not on their order or the side they are on), so
+    the same outputs always get the same votes and the screenshots stay the same."""
+    key = zlib.crc32("\n".join(sorted((left, right))).encode()) + rater
+    if key % 7 == 0 or len(left) == len(right):
         return "tie"
-    if rater == 2 and n % 11 == 5:
+    if rater == 2 and key % 11 == 5:
         return "both_bad"
-    longer = "left" if len(left) >= len(right) else "right"
-    if rater == 3 and n % 4 == 1:
+    longer = "left" if len(left) > len(right) else "right"
+    if rater == 3 and key % 4 == 1:
         return "right" if longer == "left" else "left"
     return longer
 
@@ -125,12 +129,18 @@ def candidate_side(token: str, left: str, right: str, *, rendered: bool) -> str:
 def rate_in_browser(page: Any, base_url: str, campaign: Campaign, ballot: Ballot, *,
                     rater: int, votes: int) -> None:  # fmt: skip
     page.goto(f"{base_url}/rate/{campaign.pk}/")
-    for n in range(votes):
+    for _ in range(votes):
         token = page.locator('input[name="token"]').input_value()
         left = page.locator(".answer-left .md").inner_text().strip()
         right = page.locator(".answer-right .md").inner_text().strip()
         side = candidate_side(token, left, right, rendered=True)
-        choice = judge(left, right, rater, n)
+        # The rater's taste reads the answers' own text (the page shows it rendered).
+        comparison = Assignment.objects.get(token=token).comparison
+        texts = {"candidate": comparison.candidate_output.text,
+                 "baseline": comparison.baseline_output.text}  # fmt: skip
+        other = "right" if side == "left" else "left"
+        raw = {side: texts["candidate"], other: texts["baseline"]}
+        choice = judge(raw["left"], raw["right"], rater)
         with page.expect_navigation():
             page.keyboard.press(KEYS[choice])
         assert page.locator(".message.success").inner_text() == "Vote recorded."
@@ -148,7 +158,7 @@ def rate_by_api(token: str, campaign: Campaign, ballot: Ballot, *, rater: int) -
         assert response.status_code == 200, response.content
         item = response.json()
         left, right = item["left"]["text"], item["right"]["text"]
-        choice = judge(left, right, rater, cast)
+        choice = judge(left, right, rater)
         vote = client.post(
             "/api/v1/votes", {"token": item["token"], "choice": choice}, format="json"
         )
