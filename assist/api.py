@@ -36,8 +36,12 @@ MANAGE = HasPerm.of("evalhub.manage_data")
 IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)
 
 
+STATUS_HELP = "queued, running, succeeded, failed or cancelled (the job has the details)"
+
+
 class JudgeRunSerializer(serializers.ModelSerializer):
     judge = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    status = serializers.CharField(read_only=True, help_text=STATUS_HELP)
     approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     is_ai = serializers.SerializerMethodField(help_text="Always true: these are AI labels.")
 
@@ -80,6 +84,13 @@ class ApproveSerializer(serializers.Serializer):
 
 
 class VerdictSerializer(serializers.ModelSerializer):
+    verdict_ab = serializers.CharField(
+        read_only=True, help_text='First order: "A", "B", "tie", "invalid" (unreadable).'
+    )
+    verdict_ba = serializers.CharField(
+        read_only=True, help_text='Second order (answers swapped); "" when asked once.'
+    )
+
     class Meta:
         model = JudgeVerdict
         fields = [
@@ -91,6 +102,7 @@ class VerdictSerializer(serializers.ModelSerializer):
 
 class AugmentationRunSerializer(serializers.ModelSerializer):
     model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    status = serializers.CharField(read_only=True, help_text=STATUS_HELP)
 
     class Meta:
         model = AugmentationRun
