@@ -192,3 +192,21 @@ def test_api_and_cli(approved, api_client, make_user):
         assert server.chat_requests == 6
     assert "3 AI annotations on 3 items" in out.getvalue() and "pre-label" in err.getvalue()
     assert Annotation.objects.filter(item__task=task, is_ai=True).count() == 3
+
+
+def test_prelabel_runs_on_the_pages(approved, client):
+    approved_run, campaign, pm = approved
+    pairs = comparisons(campaign, 2)
+    task = labeling_task_create(name="page pre <b>task</b>", item_kind="output",
+                                question_kind="score",
+                                items=[{"output": c.candidate_output_id} for c in pairs])  # fmt: skip
+    client.force_login(pm)
+    response = client.post("/assist/prelabel/new", {"task": task.pk, "approved_run": approved_run.pk,
+                                                    "both_orders": "on"})  # fmt: skip
+    run = JudgeRun.objects.get(kind="prelabel")
+    assert response["Location"] == f"/assist/judge-runs/{run.pk}/"
+    run_prelabel(run, judge_responder())
+    overview = client.get("/assist/").content.decode()
+    assert "labeling task: page pre &lt;b&gt;task&lt;/b&gt;" in overview
+    page = client.get(f"/assist/judge-runs/{run.pk}/").content.decode()
+    assert 'data-figure="annotated">2' in page and f"judge run #{approved_run.pk}" in page

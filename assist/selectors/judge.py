@@ -23,7 +23,9 @@ from evalhub.stats.intervals import wilson_interval
 
 
 def judge_runs_list(*, campaign: Campaign | None = None) -> QuerySet[JudgeRun]:
-    runs = JudgeRun.objects.select_related("judge", "campaign", "approved_by", "job")
+    runs = JudgeRun.objects.select_related(
+        "judge", "campaign", "labeling_task", "approved_by", "job"
+    )
     if campaign is not None:
         runs = runs.filter(campaign=campaign)
     return runs.order_by("-created_at", "-id")
