@@ -94,11 +94,10 @@ _SCORE_SHAPES = (
 
 
 def render(template: str, fields: Sequence[str], values: Mapping[str, str]) -> str:
-    """Fill ``{name}`` placeholders without ``str.format`` (model text may hold braces)."""
-    text = template
-    for name in fields:
-        text = text.replace("{" + name + "}", values[name])
-    return text
+    """Fill ``{name}`` placeholders in one pass over the template: model text may hold braces,
+    even a placeholder's name, and is never scanned again."""
+    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in fields))
+    return pattern.sub(lambda found: values[found.group(0)[1:-1]], template)
 
 
 def template_missing(template: str, fields: Sequence[str]) -> list[str]:

@@ -338,3 +338,11 @@ def test_cancel_keeps_what_was_judged_and_a_retry_resumes(judge_model, settings)
     run.refresh_from_db()
     assert run.status == "succeeded" and run.verdicts.count() == 40
     assert len(fake.requests_seen) == 80  # nothing asked twice
+
+
+def test_model_text_cannot_inject_into_the_judge_template():
+    from assist.judging import PAIR_FIELDS, PAIR_TEMPLATE, render
+
+    text = render(PAIR_TEMPLATE, PAIR_FIELDS,
+                  {"prompt": "q {x}", "answer_a": "see {answer_b} and {prompt}", "answer_b": "B!"})  # fmt: skip
+    assert "see {answer_b} and {prompt}" in text and text.count("B!") == 1 and "q {x}" in text
