@@ -125,8 +125,10 @@ def test_judge_pairs_both_orders_agreement_gate_and_ai_pairs(judge_model, make_u
     assert run.job.kind == "judge" and run.status == "queued"
     run, fake = run_with_fake(run)
 
-    # Both orders were asked, with the two answers swapped between them.
+    # Both orders were asked, with the two answers swapped between them; the judge is blind.
     assert len(fake.requests_seen) == 80
+    sent = " ".join(m["content"] for r in fake.requests_seen for m in r.messages)
+    assert campaign.candidate.name not in sent and campaign.baseline.name not in sent
     verdict = run.verdicts.select_related("comparison__candidate_output").first()
     asked = {r.request_id: r.messages[-1]["content"] for r in fake.requests_seen}
     ab, ba = asked[f"c{verdict.comparison_id}:ab"], asked[f"c{verdict.comparison_id}:ba"]
