@@ -68,3 +68,35 @@ def test_expert_spot_checks_a_batch_with_the_keyboard(live_server, browser_page,
     statuses = [Annotation.objects.get(pk=a).status for a in order]
     assert statuses == ["accepted", "rejected", "corrected", "accepted"]
     assert all(r.kind == "spot" and r.reviewer.username == "expert-1" for r in verdicts.values())
+
+
+def test_a_labeler_labels_with_the_keyboard(live_server, browser_page, make_user):
+    task = prompt_task(n=3, k=1, batch_size=3, name="Topic keys")
+    make_user("key-labeler", "rater", password=PASSWORD)
+    page = browser_page
+    log_in(page, live_server.url, "key-labeler", PASSWORD, next_path="/labeling/")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Label", exact=True).click()
+    names = page.locator(".lb-option").all_inner_texts()
+    assert len(names) == 3
+    second = names[1].split()[-1]  # the label under key 2
+    first_item = page.locator('input[name="item"]').input_value()
+    page.keyboard.press("2")
+    assert page.locator('input[data-key="2"]').is_checked()
+    page.locator("#comment").focus()
+    page.keyboard.type("1 s")  # keys typed into the comment are text, not answers
+    page.keyboard.press("Escape")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    annotation = Annotation.objects.get(item_id=int(first_item))
+    assert annotation.value == {"labels": [task.labels.get(name=second).pk]}
+    assert annotation.comment == "1 s" and annotation.seconds is not None
+    skipped = page.locator('input[name="item"]').input_value()
+    with page.expect_navigation():
+        page.keyboard.press("s")
+    assert page.locator('input[name="item"]').input_value() not in (first_item, skipped)
+    page.keyboard.press("1")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Nothing left for you here" in page.content()
+    assert Annotation.objects.filter(item__task=task).count() == 2
