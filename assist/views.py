@@ -187,5 +187,6 @@ def augment_start(request: HttpRequest) -> HttpResponse:
 @_manager
 def augment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(AugmentationRun.objects.select_related("model_version", "job"), pk=pk)
-    context = {"run": run, "records": list(augmentation_records(run))}
+    chosen = [f"{key} {value}" for key, value in (run.prompt_filter or {}).items() if value]
+    context = {"run": run, "records": list(augmentation_records(run)), "chosen": chosen}
     return render(request, "assist/augmentation_detail.html", context)

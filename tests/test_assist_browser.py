@@ -64,3 +64,34 @@ def test_pm_reads_figures_and_approves_a_judge_run(live_server, browser_page, ma
     screenshot(page, "assist-campaign.png")
     assert errors == []
     assert JudgeRun.objects.get(pk=run.pk).counts["inconsistent"] == 2
+
+
+def test_pm_starts_an_augmentation_from_the_form_and_reads_the_result(
+    live_server, browser_page, make_user
+):
+    from assist.models import AugmentationRun
+    from assist.tasks import run_augmentation_job
+    from evalhub.generation.fake import FakeBackend
+    from evalhub.models import Label, Prompt
+
+    faq = Label.objects.create(name="faq")
+    for text in ("Where is my parcel?", "How do I change my password?", "Can I pay by invoice?"):
+        Prompt.objects.create(instruction=text).labels.add(faq)
+    ModelVersionFactory(name="writer-b", backend="openai", endpoint="http://127.0.0.1:9/v1")
+    make_user("b-pm2", "pm", password=PASSWORD)
+    page = browser_page
+    log_in(page, live_server.url, "b-pm2", PASSWORD, next_path="/assist/")
+    page.get_by_text("Augment prompts").click()
+    form = page.locator("form[action='/assist/augmentations/new']")
+    form.locator("select[name='model']").select_option("writer-b")
+    form.locator("select[name='method']").select_option("paraphrase")
+    form.locator("input[name='label']").fill("faq")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Start augmentation").click()
+    assert "queued" in page.locator(".messages").inner_text()
+    run = AugmentationRun.objects.get()
+    run_augmentation_job(run.job_id, backend=FakeBackend(["writer-b"]))
+    page.reload()
+    assert page.locator('[data-figure="kept"]').inner_text() == "3"
+    assert page.locator("td .as-state-kept").count() == 3
+    screenshot(page, "assist-augmentation.png")
