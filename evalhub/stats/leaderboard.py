@@ -43,6 +43,7 @@ class Leaderboard:
     iterations: int
     bootstrap_resamples: int
     confidence: float
+    bootstrap_ridged: int = 0  # replicates without an MLE, fitted with one virtual tie per pair
 
     def to_rows(self) -> list[dict[str, object]]:
         """One plain dict per model, best first."""
@@ -84,7 +85,11 @@ def bradley_terry(
     a-wins, b-wins and ties (both-bad counts as a tie, as in Chatbot Arena). ``tie_mode='drop'``
     leaves ties out, which keeps the θ scale comparable with the bands (ties attenuate BT).
     ``virtual_ties`` adds that many ties to every pair (a ridge that makes the MLE exist).
-    The bootstrap resamples battles: a multinomial over the (pair, outcome) cells.
+    The bootstrap resamples battles: a multinomial over the (pair, outcome) cells. A replicate
+    whose comparison graph is not strongly connected has no MLE (a version undefeated or winless
+    in that draw: its θ would drift to the cap and the interval to thousands of Elo), so it is
+    fitted with one virtual tie per pair, the remedy of STATS.md §6; ``bootstrap_ridged`` says
+    how many replicates needed it.
     """
     if tie_mode not in TIE_MODES:
         raise ValueError(f"tie_mode must be one of {TIE_MODES}, got {tie_mode!r}")
@@ -133,6 +138,10 @@ def bradley_terry(
         batch = batch.reshape(bootstrap_resamples, m, m) + prior
         boot_theta = np.empty((bootstrap_resamples, m))
         connected = _strongly_connected_batch(batch)
+        ridged = int((~connected).sum())
+        if ridged:
+            batch[~connected] += _virtual_ties(m, max(1.0, virtual_ties)) - prior
+            connected = _strongly_connected_batch(batch)
         for mask, cap in ((connected, max_iter), (~connected, _UNBOUNDED_MAX_ITER)):
             if mask.any():
                 boot_theta[mask], _ = bt_mm(batch[mask], tol=max(tol, 1e-9), max_iter=cap)
@@ -157,6 +166,7 @@ def bradley_terry(
         iterations,
         bootstrap_resamples,
         confidence,
+        ridged if bootstrap_resamples > 0 else 0,
     )
 
 

@@ -158,3 +158,23 @@ def test_batched_connectivity_matches_csgraph() -> None:
         ]
         np.testing.assert_array_equal(ours, ref)
         assert ours.any() or m > 7
+
+
+def test_sparse_bootstrap_keeps_intervals_on_a_sane_scale() -> None:
+    """A follow-up with few votes: the point MLE exists, but many bootstrap draws leave a version
+    undefeated. Those replicates are ridged (one virtual tie per pair), so the interval stays
+    within a few hundred Elo instead of drifting to the θ cap (about ±8,700 Elo)."""
+    # base vs v1: 60 battles; v1 vs v2: 15 battles, v2 won 13 of them; v2 never met base.
+    a, b = [1, 2], [0, 1]
+    wins, losses = [45, 13], [15, 2]
+    board = bradley_terry(a, b, wins, losses, bootstrap_resamples=1000, rng=3, tie_mode="drop")
+    assert board.mle_exists
+    assert board.bootstrap_ridged > 20  # 2 losses of 15: about 1 draw in 10 has none
+    assert all(
+        0 < lo <= hi < 2000 for lo, hi in zip(board.elo_ci_low, board.elo_ci_high, strict=True)
+    )
+    assert board.elo_ci_low[2] < board.elo[2] < board.elo_ci_high[2]
+    dense = bradley_terry(
+        a, b, [450, 130], [150, 20], bootstrap_resamples=300, rng=3, tie_mode="drop"
+    )
+    assert dense.bootstrap_ridged == 0

@@ -108,6 +108,7 @@ def lineage_leaderboard(campaign: Campaign, *, seed: int = 0) -> dict[str, Any] 
         "n_models": len(board.names),
         "ties": "dropped (ties and both-bad left out, as in the support rate)",
         "virtual_ties_per_pair": ridge,
+        "bootstrap_ridged": board.bootstrap_ridged,  # draws without an MLE, fitted with a ridge
         "bootstrap_resamples": board.bootstrap_resamples,
         "confidence": board.confidence,
     }
