@@ -95,6 +95,9 @@ def test_volume_agreement_and_support_per_source(world, django_assert_max_num_qu
     assert (support["ci_low"], support["ci_high"]) == (pytest.approx(low), pytest.approx(high))
     assert support["verdict"].startswith("Between damaged and significant improvement")
     assert experts["pair_support"]["wins"] == 1 and experts["pair_support"]["losses"] == 1
+    (alone,) = source_figures(source=world["crm"])  # the detail page reads one source only
+    assert alone["agreement_alpha"] == pytest.approx(crm["agreement_alpha"], abs=1e-12)
+    assert {**alone, "agreement_alpha": 0} == {**crm, "agreement_alpha": 0}
 
 
 def test_survival_through_review_and_dedup(world):

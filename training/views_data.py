@@ -75,7 +75,7 @@ def source_new(request: HttpRequest) -> HttpResponse:
 @_reader
 def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(DataSource.objects.select_related("created_by"), pk=pk)
-    figures = next(row for row in source_figures() if row["source_id"] == source.pk)
+    (figures,) = source_figures(source=source)
     context = {
         "source": source,
         "figures": figures,

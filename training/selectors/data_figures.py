@@ -122,20 +122,26 @@ def _support_fields(row: dict[str, Any]) -> dict[str, Any]:
     return {**{k: row[k] for k in keep}, "band": row["band"], "verdict": row["verdict_text"]}
 
 
-def source_figures(*, campaign: Campaign | None = None) -> list[dict[str, Any]]:
-    """One row per registered source (and one for data without a source, when there is any)."""
-    prompts = _by_key(Prompt.objects.all(), "data_source_id", n=Count("pk"))
-    outputs = _by_key(Output.objects.all(), "data_source_id", n=Count("pk"))
+def source_figures(
+    *, campaign: Campaign | None = None, source: DataSource | None = None
+) -> list[dict[str, Any]]:
+    """One row per registered source (and one for data without a source, when there is any);
+    with ``source``, that source's row only (its detail page reads just its own data)."""
+    own = Q(data_source=source) if source is not None else Q()
+    prompts = _by_key(Prompt.objects.filter(own), "data_source_id", n=Count("pk"))
+    outputs = _by_key(Output.objects.filter(own), "data_source_id", n=Count("pk"))
     votes = live_votes_all()
     if campaign is not None:
         votes = votes.filter(campaign=campaign)
+    if source is not None:
+        votes = votes.filter(prompt__data_source=source)
     item_keys, items = _item_counts_by_source(votes)
     alphas = _alpha_by(item_keys, items)
     (vote_keys,), vote_sums = db.group_sums([item_keys], items)  # votes from the same pass
     vote_counts = {
         int(k): {"n": int(n)} for k, n in zip(vote_keys, vote_sums.sum(axis=1), strict=True)
     }
-    pairs = PreferencePair.objects.filter(is_active=True)
+    pairs = PreferencePair.objects.filter(own, is_active=True)
     if campaign is not None:
         pairs = pairs.filter(campaign=campaign)
     pair_counts = _by_key(
@@ -148,26 +154,29 @@ def source_figures(*, campaign: Campaign | None = None) -> list[dict[str, Any]]:
     dataset = latest_dataset()
     in_dataset: dict[int, dict[str, int]] = {}
     if dataset is not None:
-        items = DatasetItem.objects.filter(dataset=dataset, pair__isnull=False)
+        dataset_items = DatasetItem.objects.filter(dataset=dataset, pair__isnull=False)
         if campaign is not None:
-            items = items.filter(pair__campaign=campaign)
-        in_dataset = _by_key(items, "pair__data_source_id", n=Count("pk"))
+            dataset_items = dataset_items.filter(pair__campaign=campaign)
+        if source is not None:
+            dataset_items = dataset_items.filter(pair__data_source=source)
+        in_dataset = _by_key(dataset_items, "pair__data_source_id", n=Count("pk"))
     support = _pair_support(pairs.exclude(review_status="rejected"), "data_source_id")
-    sources: list[tuple[int, DataSource | None]] = [(s.pk, s) for s in DataSource.objects.all()]
+    registered = DataSource.objects.filter(pk=source.pk) if source else DataSource.objects.all()
+    sources: list[tuple[int, DataSource | None]] = [(s.pk, s) for s in registered]
     keyed = (prompts, outputs, vote_counts, pair_counts)
-    if any(NO_SOURCE in counts for counts in keyed):
+    if source is None and any(NO_SOURCE in counts for counts in keyed):
         sources.append((NO_SOURCE, None))
     rows = []
-    for key, source in sources:
+    for key, row_source in sources:
         pair = pair_counts.get(key, {"active": 0, "reviewed": 0, "rejected": 0})
         kept = in_dataset.get(key, {}).get("n", 0)
         rows.append(
             {
-                "source_id": source.pk if source else None,
-                "name": source.name if source else "(no source)",
-                "kind": source.kind if source else "",
-                "quality_grade": source.quality_grade if source else "",
-                "is_active": source.is_active if source else True,
+                "source_id": row_source.pk if row_source else None,
+                "name": row_source.name if row_source else "(no source)",
+                "kind": row_source.kind if row_source else "",
+                "quality_grade": row_source.quality_grade if row_source else "",
+                "is_active": row_source.is_active if row_source else True,
                 "prompts": prompts.get(key, {}).get("n", 0),
                 "outputs": outputs.get(key, {}).get("n", 0),
                 "votes": vote_counts.get(key, {}).get("n", 0),
