@@ -169,6 +169,8 @@ def test_judge_pairs_both_orders_agreement_gate_and_ai_pairs(judge_model, make_u
     pairs = PreferencePair.objects.filter(source="ai_judge")
     assert pairs.count() == 32 and set(pairs.values_list("strength", flat=True)) == {2}
     assert all(merit(p.chosen_text) > merit(p.rejected_text) for p in pairs)
+    assert {p.data_source.name for p in pairs} == {f"AI judge ({JUDGE})"}
+    assert pairs.first().data_source.kind == "synthetic"
 
     # Datasets leave AI-judge pairs out unless the source is named.
     with pytest.raises(InvalidInput, match="No active pairs"):

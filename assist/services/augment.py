@@ -165,19 +165,24 @@ class _NearDuplicates:
         return max(found, key=lambda f: (f[1], -f[0])) if found else None
 
 
-def _ai_source(model_version: ModelVersion) -> DataSource:
-    name = f"AI augmentation ({model_version.name})"[:200]
+def ai_data_source(name: str, description: str) -> DataSource:
+    """The synthetic data source that AI-made records point to (created on first use)."""
+    name = name[:200]
     source = DataSource.objects.filter(name__iexact=name).first()
     if source is None:
         from evalhub.services.sources import data_source_create
 
         source = data_source_create(
-            name=name,
-            kind=DataSource.Kind.SYNTHETIC,
-            owner="assist",
-            description="Prompts written by a model (paraphrase / back-translation); AI-made.",
+            name=name, kind=DataSource.Kind.SYNTHETIC, owner="assist", description=description
         )
     return source
+
+
+def _ai_source(model_version: ModelVersion) -> DataSource:
+    return ai_data_source(
+        f"AI augmentation ({model_version.name})",
+        "Prompts written by a model (paraphrase / back-translation); AI-made.",
+    )
 
 
 def _params(run: AugmentationRun, sample: int) -> SamplingParams:

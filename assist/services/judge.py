@@ -370,6 +370,11 @@ def judge_pairs_publish(*, run: JudgeRun) -> dict[str, int]:
         raise Conflict(
             "This judge run is not approved: its labels cannot be used yet.", code="not_approved"
         )
+    from assist.services.augment import ai_data_source
+
+    source = ai_data_source(
+        f"AI judge ({run.judge.name})", "Preference pairs labelled by an approved LLM judge."
+    )
     verdicts = run.verdicts.filter(outcome__in=["candidate", "baseline"]).select_related(
         "comparison__baseline_output", "comparison__candidate_output"
     )
@@ -388,6 +393,7 @@ def judge_pairs_publish(*, run: JudgeRun) -> dict[str, int]:
                 source_key=f"judge-run:{run.pk}:comparison:{comparison.pk}",
                 strength=orders,
                 n_signals=orders,
+                data_source_id=source.pk,
             )
         )
     with transaction.atomic():

@@ -27,6 +27,7 @@ class AiPair:
     source_key: str
     strength: int = 1
     n_signals: int = 1
+    data_source_id: int | None = None
 
 
 def ai_judge_pairs_sync(*, scope_key: str, pairs: Sequence[AiPair]) -> dict[str, int]:
@@ -69,6 +70,7 @@ def ai_judge_pairs_sync(*, scope_key: str, pairs: Sequence[AiPair]) -> dict[str,
                     source=PairSource.AI_JUDGE,
                     source_key=pair.source_key[:200],
                     campaign_id=pair.campaign_id,
+                    data_source_id=pair.data_source_id,
                     content_hash=digest,
                     **values,
                 )
