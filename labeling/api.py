@@ -19,7 +19,7 @@ from evalhub.api.idempotency import idempotent
 from evalhub.api.permissions import HasPerm
 from evalhub.models import Label
 from evalhub.services.errors import NotFound
-from labeling.display import item_view, question_view, value_from_display
+from labeling.display import item_view, question_view, value_for_display, value_from_display
 from labeling.models import Annotation, Audience, ItemKind, QuestionKind, ReviewKind, Verdict
 from labeling.selectors import (
     labeler_accuracy,
@@ -47,7 +47,6 @@ from labeling.services.tasks import (
 )
 
 MANAGER = HasPerm.of(MANAGE)
-LABELER = HasPerm.of(LABEL)
 REVIEWER = HasPerm.of(REVIEW)
 IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
 
@@ -67,6 +66,9 @@ class AnyOf:
 
 
 LABEL_OR_REVIEW = AnyOf.of(LABEL, REVIEW)
+# Staff tasks are also for PMs (who hold manage_data, not label_items); the task's audience
+# decides the rest (a task not meant for you is a 404).
+LABELER = AnyOf.of(LABEL, MANAGE)
 
 
 class TaskSerializer(serializers.Serializer):
@@ -331,7 +333,7 @@ class ReviewQueue(APIView):
                 {
                     "annotation": a.pk,
                     "task": a.item.task_id,
-                    "value": a.value,
+                    "value": value_for_display(a.item, a.item.task, a.value),
                     "question": question_view(a.item.task),
                     **item_view(a.item, a.item.task),
                 }
