@@ -3,7 +3,7 @@
 - ``/labeling/``: my open tasks with progress, the review queue, spot-check batches (experts).
 - ``/labeling/tasks/<id>/``: label the next item (1-9 pick labels or scores, Enter submits,
   s skips); POST records the answer and shows the next one.
-- ``/labeling/review/``: cross-review other people's labels (a accept, r reject).
+- ``/labeling/review/``: cross-review other people's labels (a accept, c correct, r reject).
 - ``/labeling/spotcheck/<id>/``: an expert goes through a sampled batch (a accept, c correct,
   r reject, arrows move).
 
@@ -146,11 +146,18 @@ def review(request: HttpRequest) -> HttpResponse:
         try:
             if annotation is None or not can_cross_review(request.user, annotation.item.task):
                 raise Http404("No such label.")
+            verdict = request.POST.get("verdict", "")
+            task = annotation.item.task
+            corrected = None
+            if verdict == "correct":
+                raw = value_from_post(task, request.POST)
+                corrected = value_from_display(annotation.item, task, raw)
             review_record(
                 annotation=annotation,
                 reviewer=request.user,
                 kind="cross",
-                verdict=request.POST.get("verdict", ""),
+                verdict=verdict,
+                corrected_value=corrected,
                 comment=request.POST.get("comment", ""),
             )
         except ServiceError as exc:

@@ -242,3 +242,27 @@ def test_lists_cost_the_same_queries_for_more_tasks(make_user):
         task_with_a_label(f"more {n}")
     after = [_queries_for(client, path) for client, path in paths]
     assert after == before, (before, after)
+
+
+def test_cross_review_page_accepts_and_corrects_others_labels(make_user):
+    task = prompt_task(n=2, k=1, batch_size=2)
+    labeler, peer = make_user("r1", "rater"), make_user("r2", "rater")
+    shipping, billing = task.labels.get(name="shipping").pk, task.labels.get(name="billing").pk
+    given = []
+    while (item := item_next(task=task, labeler=labeler)) is not None:
+        given.append(annotation_submit(item=item, labeler=labeler,
+                                       value={"labels": [shipping]}))  # fmt: skip
+    client = Client()
+    client.force_login(peer)
+    page = client.get(reverse("labeling-review"))
+    assert page.context["annotation"] == given[0] and b"data-show-correction" in page.content
+    client.post(reverse("labeling-review"), {"annotation": given[0].pk, "verdict": "accept"})
+    client.post(reverse("labeling-review"), {"annotation": given[1].pk, "verdict": "correct",
+                                             "labels": [billing]})  # fmt: skip
+    statuses = [Annotation.objects.get(pk=a.pk).status for a in given]
+    assert statuses == ["accepted", "corrected"]
+    assert given[1].reviews.get().corrected_value == {"labels": [billing]}
+    assert client.get(reverse("labeling-review")).context["remaining"] == 0
+    own = Client()
+    own.force_login(labeler)  # nobody reviews their own labels
+    assert own.get(reverse("labeling-review")).context["remaining"] == 0

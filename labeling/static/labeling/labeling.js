@@ -2,7 +2,7 @@
    form works with the mouse. Keys are ignored while typing in a text field (Esc leaves it), and
    a form submits at most once.
    - label page: 1-9 pick an answer (toggle for multi-select), Enter submits, s skips, ? rubric.
-   - review page: a accept, r reject.
+   - review page: a accept, c correct (then 1-9 and Enter), r reject.
    - spot-check page: a accept, c correct (then 1-9 and Enter), r reject, arrows move. */
 (function () {
   "use strict";
@@ -72,8 +72,18 @@
   var reviewForm = document.getElementById("review-form");
   if (reviewForm) {
     guard(reviewForm);
+    var box = reviewForm.querySelector(".lb-correction");
+    var openBox = function () {
+      box.hidden = false;
+      var first = box.querySelector("input, textarea");
+      if (first) first.focus();
+    };
+    reviewForm.querySelector("[data-show-correction]").addEventListener("click", openBox);
     onKeys(function (key) {
-      var button = reviewForm.querySelector('button[data-key="' + key.toLowerCase() + '"]');
+      if (!box.hidden && /^[1-9]$/.test(key)) return pick(box, key);
+      if (!box.hidden && key === "Enter") { send(reviewForm, box.querySelector("[data-correct-submit]")); return true; }
+      if (key === "c" || key === "C") { openBox(); return true; }
+      var button = reviewForm.querySelector('button[type="submit"][data-key="' + key.toLowerCase() + '"]');
       if (!button) return false;
       send(reviewForm, button);
       return true;
