@@ -9,6 +9,8 @@ from django.test import Client
 from evalhub.models import AuditEvent, DataSource, Label, Prompt
 from evalhub.services.sources import data_source_create
 from tests.browser import log_in, screenshot
+from tests.test_training_helpers import add_votes, campaign_with_texts
+from training.services.pairs import pairs_build
 
 PASSWORD = "pw-secret-1"
 
@@ -97,3 +99,21 @@ def test_pm_registers_a_source_and_renames_a_label_in_the_browser(
     assert "Renamed 'billing' to 'payments'" in page.content()
     assert Label.objects.get().name == "payments"
     screenshot(page, "data-labels.png")
+
+    texts = [(f"Where is parcel {i}?", f"Later {i}.", f"It ships today ({i}).") for i in range(4)]
+    campaign = campaign_with_texts(
+        "results", texts, labels=["shipping", "shipping", "returns", None]
+    )
+    add_votes(campaign, [["candidate", "candidate", "baseline"]] * 3 + [["tie", "tie"]])
+    pairs_build(sources=["pairwise"])
+    page.goto(f"{live_server.url}/data/results/")
+    page.select_option("#id_campaign", str(campaign.pk))
+    page.fill("#id_min_pairs", "2")
+    page.fill("#id_min_decisive", "6")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show").click()
+    rows = page.locator("#label-results tbody tr")
+    shipping = rows.filter(has_text="shipping")
+    assert "enough" in shipping.inner_text() and "6 (6)" in shipping.inner_text()
+    assert "data missing" in rows.filter(has_text="returns").inner_text()
+    screenshot(page, "data-results.png")
