@@ -217,3 +217,19 @@ def test_dashboard_lists_and_leaderboard_leave_excluded_votes_out(voted, pm):
     assert (row["wins"], row["losses"]) == (8, 2)
     after = expected(tally, leave_out={"sloppy"})
     assert row["ci_low"] == pytest.approx(after["ci_low"])
+
+
+def test_exclusions_cost_one_query_and_are_filtered_in_the_database(
+    voted, pm, django_assert_num_queries
+):
+    from evalhub.selectors.reports.campaign import campaign_counts
+
+    campaign, raters, _tally = voted
+    with django_assert_num_queries(6):  # 7 in tests/test_reports.py: no labels here
+        campaign_counts(campaign)
+    rater_exclude(campaign=campaign, rater=raters["sloppy"], actor=pm)
+    with django_assert_num_queries(7) as captured:
+        counts = campaign_counts(campaign)
+    grouped = [q["sql"] for q in captured.captured_queries if "GROUP BY" in q["sql"]]
+    assert grouped and all("evalhub_raterexclusion" in sql for sql in grouped[:2])
+    assert counts.groups.counts.sum() == 12  # one row per group came back, not one per vote
