@@ -340,5 +340,24 @@ def spot_check_batches(*, task: LabelingTask | None = None) -> QuerySet[SpotChec
     return batches.order_by("-created_at", "-id")
 
 
+def ai_suggestions(item_ids: list[int]) -> dict[int, list[Annotation]]:
+    """AI pre-labels per item (shown to reviewers as suggestions, never to labelers)."""
+    found: dict[int, list[Annotation]] = defaultdict(list)
+    for annotation in Annotation.objects.filter(item_id__in=item_ids, is_ai=True).order_by("id"):
+        found[annotation.item_id].append(annotation)
+    return found
+
+
+def ai_agreement(*, task: LabelingTask, outcomes: list[ItemOutcome]) -> dict[str, Any]:
+    """How often AI pre-labels match the people's consensus (items with both)."""
+    consensus = {o.item.pk: value_key(o.consensus) for o in outcomes if o.consensus is not None}
+    pairs = [
+        value_key(a.value) == consensus[a.item_id]
+        for a in Annotation.objects.filter(item__task=task, is_ai=True, item_id__in=consensus)
+    ]
+    return {"compared": len(pairs), "matched": sum(pairs),
+            "share": sum(pairs) / len(pairs) if pairs else None}  # fmt: skip
+
+
 def users_by_id(ids: list[int]) -> dict[int, Any]:
     return {u.pk: u for u in get_user_model().objects.filter(pk__in=ids)}

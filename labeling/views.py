@@ -26,6 +26,7 @@ from evalhub.services.errors import ServiceError
 from labeling.display import item_view, question_view, value_for_display, value_from_display
 from labeling.models import Annotation, QuestionKind
 from labeling.selectors import (
+    ai_suggestions,
     review_queue,
     spot_check_batch_get,
     spot_check_batches,
@@ -174,13 +175,20 @@ def review(request: HttpRequest) -> HttpResponse:
             question=question_view(task),
             view=item_view(annotation.item, task),
             value=value_for_display(annotation.item, task, annotation.value),
+            ai=_ai_rows(
+                ai_suggestions([annotation.item_id]).get(annotation.item_id, []),
+                annotation.item,
+                task,
+            ),
         )
     return render(request, "labeling/review.html", context)
 
 
 def _entry_rows(batch: Any) -> list[dict[str, Any]]:
     rows = []
-    for row in spot_check_entries(batch=batch):
+    entries = spot_check_entries(batch=batch)
+    suggestions = ai_suggestions([row["annotation"].item_id for row in entries])
+    for row in entries:
         annotation = row["annotation"]
         item = annotation.item
         rows.append(
@@ -188,9 +196,18 @@ def _entry_rows(batch: Any) -> list[dict[str, Any]]:
                 **row,
                 "view": item_view(item, batch.task),
                 "value": value_for_display(item, batch.task, annotation.value),
+                "ai": _ai_rows(suggestions.get(item.pk, []), item, batch.task),
             }
         )
     return rows
+
+
+def _ai_rows(annotations: list[Annotation], item: Any, task: Any) -> list[dict[str, Any]]:
+    return [
+        {"value": value_for_display(item, task, a.value), "confidence": a.ai_confidence,
+         "rationale": a.ai_rationale}
+        for a in annotations
+    ]  # fmt: skip
 
 
 @_labeling_user

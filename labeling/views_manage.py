@@ -18,6 +18,7 @@ from evalhub.services.errors import ServiceError
 from labeling.display import value_text
 from labeling.forms import SpotCheckForm, TaskForm
 from labeling.selectors import (
+    ai_agreement,
     labeler_accuracy,
     spot_check_batches,
     task_alpha,
@@ -66,8 +67,8 @@ def task_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Task created with {task.items.count()} items (draft).")
             return redirect("labeling-manage-task", pk=task.pk)
-    return render(request, "labeling/manage_list.html",
-                  {"tasks": list(tasks_list()[:100]), "form": form})  # fmt: skip
+    context = {"tasks": list(tasks_list()[:100]), "form": form, "labelers": labeler_accuracy()}
+    return render(request, "labeling/manage_list.html", context)
 
 
 @_manager
@@ -89,6 +90,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rubric_html": render_markdown(task.rubric) if task.rubric else "",
         "progress": task_progress(task=task),
         "alpha": task_alpha(task=task, outcomes=outcomes),
+        "ai": ai_agreement(task=task, outcomes=outcomes),
         "n_consensus": sum(o.consensus is not None for o in outcomes),
         "n_disagreed": len(disagreements),
         "disagreements": disagreements[:DISAGREEMENTS_SHOWN],

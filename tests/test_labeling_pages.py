@@ -266,3 +266,28 @@ def test_cross_review_page_accepts_and_corrects_others_labels(make_user):
     own = Client()
     own.force_login(labeler)  # nobody reviews their own labels
     assert own.get(reverse("labeling-review")).context["remaining"] == 0
+
+
+def test_ai_pre_labels_show_to_reviewers_not_to_labelers(make_user):
+    from labeling.selectors import ai_agreement, task_item_outcomes
+    from labeling.services.annotations import annotation_create_ai
+    from tests.factories import ModelVersionFactory
+
+    task = prompt_task(n=1, k=1)
+    judge = ModelVersionFactory(name="secret-judge-model")
+    item = task.items.get()
+    billing = task.labels.get(name="billing").pk
+    annotation_create_ai(item=item, ai_model=judge, value={"labels": [billing]},
+                         confidence=0.75, rationale="It asks about a refund.")  # fmt: skip
+    labeler, peer = make_user("r1", "rater"), make_user("r2", "rater")
+    client = Client()
+    client.force_login(labeler)
+    label_page = client.get(reverse("labeling-label", args=[task.pk])).content.decode()
+    assert "AI suggestion" not in label_page and "refund." not in label_page
+    annotation_submit(item=item, labeler=labeler, value={"labels": [billing]})
+    client.force_login(peer)
+    review_page = client.get(reverse("labeling-review")).content.decode()
+    assert "AI suggestion" in review_page and "confidence 0.75" in review_page
+    assert "secret-judge-model" not in review_page
+    agreement = ai_agreement(task=task, outcomes=task_item_outcomes(task=task))
+    assert agreement == {"compared": 1, "matched": 1, "share": 1.0}
