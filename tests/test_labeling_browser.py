@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from labeling.models import Annotation, Review
-from labeling.services.annotations import annotation_submit
+from labeling.services.annotations import annotation_create_ai, annotation_submit
 from labeling.services.reviews import spot_check_batch_create
 from labeling.services.serving import item_next
 from tests.browser import log_in, screenshot
+from tests.factories import ModelVersionFactory
 from tests.test_labeling_helpers import prompt_task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,8 +25,14 @@ def test_expert_spot_checks_a_batch_with_the_keyboard(live_server, browser_page,
     shipping = task.labels.get(name="shipping").pk
     while (item := item_next(task=task, labeler=labeler)) is not None:
         annotation_submit(item=item, labeler=labeler, value={"labels": [shipping]})
+    judge = ModelVersionFactory(name="judge-model-XYZ")
+    billing_id = task.labels.get(name="billing").pk
+    for item in task.items.all():  # AI pre-labels: shown to the expert as suggestions
+        annotation_create_ai(item=item, ai_model=judge, value={"labels": [billing_id]},
+                             confidence=0.82, rationale="The customer asks for a refund.")  # fmt: skip
     batch = spot_check_batch_create(task=task, rate=1.0, seed=11)
     order = list(batch.entries.order_by("position").values_list("annotation_id", flat=True))
+    assert not Annotation.objects.filter(pk__in=order, is_ai=True).exists()  # people only
     assert len(order) == 4
     make_user("expert-1", "expert", password=PASSWORD)
 
@@ -35,7 +42,9 @@ def test_expert_spot_checks_a_batch_with_the_keyboard(live_server, browser_page,
         page.get_by_role("link", name=f"Batch {batch.pk}").click()
     visible = page.locator(".lb-entry:not([hidden])")
     assert "Label 1 of 4" in visible.locator(".lb-count").inner_text()
-    assert "shipping" in visible.locator(".lb-value").inner_text()
+    assert "shipping" in visible.locator(".lb-given .lb-value").inner_text()
+    assert "billing" in visible.locator(".lb-ai").inner_text()
+    assert "judge-model-XYZ" not in page.content()
 
     with page.expect_navigation():
         page.keyboard.press("a")  # accept label 1
