@@ -46,14 +46,14 @@ def test_pm_excludes_the_flagged_rater(live_server, browser_page, make_user):
     assert "flagged" in row.inner_text() and "0%" in row.inner_text()
     with page.expect_navigation():
         page.get_by_role("button", name="Exclude all 1 flagged").click()
-    assert "Excluded 1 flagged raters: hasty." in page.locator(".messages").inner_text()
+    assert "Excluded 1 flagged rater: hasty." in page.locator(".messages").inner_text()
     facts = page.locator("#before-after").inner_text()
     # By hand: careful raters pick the candidate on all 4 real items (8 wins); hasty picks the
     # baseline everywhere (4 losses): 8 / 12 before, 8 / 8 after.
     assert "Before exclusions\n66.7%" in facts and "After exclusions\n100.0%" in facts
     assert "Votes left out\n4" in facts
     assert RaterExclusion.objects.filter(rater__username="hasty").exists()
-    screenshot(page, "quality-page")
+    screenshot(page, "quality-page.png")
 
     with page.expect_navigation():
         page.get_by_role("row", name="hasty").get_by_role("button", name="Include").click()

@@ -75,7 +75,7 @@ def test_exclude_flagged_and_include_through_the_buttons(client, pm, rated):
     assert list(RaterExclusion.objects.values_list("rater__username", flat=True)) == ["hasty"]
     page = client.get(response["Location"])
     body = page.content.decode()
-    assert "Excluded 1 flagged raters: hasty." in body
+    assert "Excluded 1 flagged rater: hasty." in body
     assert "Before exclusions" in body and "After exclusions" in body
     before = page.context["before"]
     after = page.context["after"]

@@ -119,7 +119,8 @@ def quality_exclude_flagged(request: HttpRequest, pk: int) -> HttpResponse:
     excluded = raters_exclude_flagged(campaign=campaign, actor=request.user)
     if excluded:
         names = ", ".join(e.rater.get_username() for e in excluded)
-        messages.success(request, f"Excluded {len(excluded)} flagged raters: {names}.")
+        noun = "rater" if len(excluded) == 1 else "raters"
+        messages.success(request, f"Excluded {len(excluded)} flagged {noun}: {names}.")
     else:
         messages.info(request, "No flagged rater left to exclude.")
     return redirect("dashboard-quality", pk=campaign.pk)
