@@ -77,6 +77,19 @@ def test_pair_builder_stamps_the_prompts_source(world):
     assert PreferencePair.objects.get(prompt=prompts[0]).data_source == world["crm"]
 
 
+def test_a_prompt_without_source_takes_the_chosen_answers_source(world):
+    """Battle logs imported onto prompts already there without a source: the answers carry it."""
+    from evalhub.models import Output
+
+    logs = data_source_create(name="battle logs", kind="online")
+    last = world["prompts"][-1]
+    Output.objects.filter(prompt=last).update(data_source=logs)
+    add_votes(world["campaign"], [[]] * 6 + [["candidate"] * 4], first_rater=3)  # beats 3 ties
+    pairs_build(sources=["pairwise"])
+    assert PreferencePair.objects.get(prompt=last).data_source == logs
+    assert PreferencePair.objects.filter(data_source__isnull=True).count() == 0
+
+
 def test_volume_agreement_and_support_per_source(world, django_assert_max_num_queries):
     with django_assert_max_num_queries(10):
         rows = _by_name(source_figures())

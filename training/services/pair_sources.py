@@ -26,7 +26,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from evalhub.models import Comparison, Prompt, Vote
+from evalhub.models import Comparison, Output, Prompt, Vote
 from evalhub.models.prompts import normalize_text
 from feedback.models import ChoiceOption, ChoiceTask, Thumb, WorkbenchSuggestion, WorkbenchTurn
 
@@ -321,17 +321,24 @@ def thumbs_rows(campaign_ids: Collection[int]) -> SourceRows:
 
 
 def stamp_data_source(model: Any, scope: Q) -> int:
-    """Point the rows in ``scope`` that have no source to their prompt's data source.
+    """Point the rows in ``scope`` that have no source to their prompt's data source, else (a
+    prompt with none) to their chosen answer's: imported battle logs give their outputs and votes
+    a source even when the prompts were already there without one.
 
-    One UPDATE after each build step, run inside its transaction (the raw inserts of
-    ``pair_store`` stay as they are, so the builder's fast path is untouched). A pair keeps the
-    source it got first: re-pointing a prompt later does not move built pairs. The prompt's
-    source, not the vote's, is the rule: a rater's vote has no source of its own, and imported
-    battles give their prompts the same source as their votes.
+    Two UPDATEs after each build step, run inside its transaction (the raw inserts of
+    ``pair_store`` stay as they are, so the builder's fast path is untouched). A row keeps the
+    source it got first: re-pointing a prompt later does not move built pairs. A rater's vote has
+    no source of its own, so votes are not consulted.
     """
-    prompt_source = Prompt.objects.filter(pk=OuterRef("prompt_id")).values("data_source_id")[:1]
-    return int(
-        model.objects.filter(scope, data_source__isnull=True, prompt__data_source__isnull=False)
-        .order_by()
-        .update(data_source_id=Subquery(prompt_source))
+    unstamped = model.objects.filter(scope, data_source__isnull=True).order_by()
+    by_prompt = Prompt.objects.filter(pk=OuterRef("prompt_id")).values("data_source_id")[:1]
+    stamped = unstamped.filter(prompt__data_source__isnull=False).update(
+        data_source_id=Subquery(by_prompt)
     )
+    fields = {field.name for field in model._meta.fields}
+    answer = "chosen_output" if "chosen_output" in fields else "output"  # pair | example
+    by_answer = Output.objects.filter(pk=OuterRef(f"{answer}_id")).values("data_source_id")[:1]
+    stamped += unstamped.filter(**{f"{answer}__data_source__isnull": False}).update(
+        data_source_id=Subquery(by_answer)
+    )
+    return int(stamped)
