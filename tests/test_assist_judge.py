@@ -350,3 +350,29 @@ def test_model_text_cannot_inject_into_the_judge_template():
     text = render(PAIR_TEMPLATE, PAIR_FIELDS,
                   {"prompt": "q {x}", "answer_a": "see {answer_b} and {prompt}", "answer_b": "B!"})  # fmt: skip
     assert "see {answer_b} and {prompt}" in text and text.count("B!") == 1 and "q {x}" in text
+
+
+@pytest.mark.django_db
+def test_cli_text_report_and_queue(make_user):
+    campaign = judged_campaign(5, name="cli-text")
+    vote_as(campaign, [make_user("h6")], longer)
+    with ScriptedLoopbackServer([JUDGE], judge_responder()) as server:
+        ModelVersionFactory(
+            name=JUDGE, backend="openai", endpoint=server.base_url, served_name=JUDGE
+        )
+        out = StringIO()
+        call_command("judge", campaign.name, "--judge", JUDGE, stdout=out, stderr=StringIO())
+        text = out.getvalue()
+        assert "[AI labels]: 5 judged" in text and "judge support rate 75.0%" in text
+        assert "agreement with the human majority 100.0% (n=5)" in text
+        assert "labels: not approved (needs agreement on >= 30" in text
+        quality = StringIO()
+        call_command("judge", campaign.name, "--judge", JUDGE, "--kind", "quality",
+                     stdout=quality, stderr=StringIO())  # fmt: skip
+        assert "flagged below 3" in quality.getvalue()
+        queued = StringIO()
+        call_command("judge", campaign.name, "--judge", JUDGE, "--queue", stdout=queued)
+        assert "queued judge run" in queued.getvalue()
+    assert JudgeRun.objects.filter(status="queued").count() == 1
+    with pytest.raises(CommandError, match="No model version"):
+        call_command("judge", campaign.name, "--judge", "nobody", stdout=StringIO())
