@@ -32,6 +32,7 @@ from assist.judging import (
 )
 from assist.models import JudgeRun, JudgeVerdict
 from assist.services.backend import Caller, first_text
+from assist.services.judge_steps import judge_params, prompt_text
 from evalhub.models import Label
 from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.errors import Conflict, InvalidInput, ServiceError
@@ -126,12 +127,8 @@ def _answers(item: TaskItem) -> tuple[str, ...]:
     return ()
 
 
-def _text(prompt: Any) -> str:
-    return "\n\n".join(f"{m['role']}: {m['content']}" for m in prompt.as_messages())
-
-
 def _asks(run: JudgeRun, item: TaskItem, label_names: list[str]) -> list[tuple[str, str]]:
-    prompt, answers = _text(_prompt_of(item)), _answers(item)
+    prompt, answers = prompt_text(_prompt_of(item)), _answers(item)
     kind = item.task.question_kind
     if kind == QuestionKind.PREFERENCE and len(answers) == 2:
         a, b = answers
@@ -185,8 +182,6 @@ def _verdict(
 
 def prelabel_write(run: JudgeRun, caller: Caller, items: list[TaskItem]) -> None:
     """Ask about ``items``, store verdicts and AI annotations together (one transaction)."""
-    from assist.services.judge import judge_params
-
     task = run.labeling_task
     labels = {
         label.name: label.pk
