@@ -22,7 +22,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Campaigns", "/campaigns/"))
         items.append(("Jobs", "/jobs/"))
         items.append(("API docs", "/api/docs/"))
-    if roles & {"rater", "agent", "expert", "admin"}:
+    if roles & {"rater", "agent", "expert", "pm", "admin"}:
         items.append(("Labeling", "/labeling/"))
     if roles & {"pm", "admin"}:
         items.append(("Feedback", "/feedback/"))
