@@ -80,11 +80,11 @@ def test_start_a_judge_run_once_per_idempotency_key(api_client, make_user, judge
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "imported_model"
 
 
-def test_approval_gate_over_the_api(api_client, make_user, judge_model):
+def test_approval_gate_over_the_api(api_client, make_user, judge_model, settings):
     campaign = judged_campaign(6, name="gate")
     vote_as(campaign, [make_user("hv")], longer)
     client = client_as(api_client, make_user, "pm")
-    strict = finished_run(campaign, judge_model)  # needs 30: refused
+    strict = finished_run(campaign, judge_model)  # needs 30 (the default floor): refused
     response = client.post(f"/api/v1/assist/judge-runs/{strict.pk}/approve", {}, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "agreement_not_measured"
@@ -92,6 +92,12 @@ def test_approval_gate_over_the_api(api_client, make_user, judge_model):
     publish = client.post(f"/api/v1/assist/judge-runs/{strict.pk}/publish-pairs")
     assert publish.status_code == 409 and publish.json()["error"]["code"] == "not_approved"
 
+    too_low = client.post("/api/v1/assist/judge-runs",
+                          {"campaign": campaign.pk, "judge": JUDGE, "min_agreement_n": 5}, format="json")  # fmt: skip
+    assert (
+        too_low.status_code == 400 and "raised, not lowered" in too_low.json()["error"]["message"]
+    )
+    settings.ASSIST_JUDGE_MIN_AGREEMENT_N = 5  # a deployment that accepts a smaller floor
     lenient = finished_run(campaign, judge_model, min_agreement_n=5)
     detail = client.get(f"/api/v1/assist/judge-runs/{lenient.pk}").json()
     assert detail["agreement"]["n"] == 6 and detail["agreement"]["rate"] == 1.0
@@ -156,7 +162,10 @@ def test_overview_queries_do_not_grow_with_runs(client, make_user, judge_model):
     assert response.content.decode().count('class="ai-badge"') >= 2
 
 
-def test_judge_page_shows_figures_escapes_model_text_and_approves(client, make_user, judge_model):
+def test_judge_page_shows_figures_escapes_model_text_and_approves(
+    client, make_user, judge_model, settings
+):
+    settings.ASSIST_JUDGE_MIN_AGREEMENT_N = 5
     campaign = judged_campaign(5, name="page")
     vote_as(campaign, [make_user("hp")], longer)
     pm = make_user("page-pm2", "pm")

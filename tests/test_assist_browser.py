@@ -23,7 +23,8 @@ PASSWORD = "pw-secret-1"
 JUDGE = "judge-browser"
 
 
-def test_pm_reads_figures_and_approves_a_judge_run(live_server, browser_page, make_user):
+def test_pm_reads_figures_and_approves_a_judge_run(live_server, browser_page, make_user, settings):
+    settings.ASSIST_JUDGE_MIN_AGREEMENT_N = 10
     campaign = judged_campaign(12, name="browser")
     vote_as(campaign, [make_user("b-h1")], longer)
     judge = ModelVersionFactory(name=JUDGE, backend="openai", endpoint="http://127.0.0.1:9/v1")

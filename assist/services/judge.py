@@ -45,6 +45,7 @@ TASK_PATH = "assist.tasks.judge_run_task"
 
 
 def min_agreement_default() -> int:
+    """The floor of every run's gate (a run may ask for more, never for less)."""
     return int(getattr(settings, "ASSIST_JUDGE_MIN_AGREEMENT_N", 30))
 
 
@@ -73,6 +74,13 @@ def judge_run_create(
         )
     if limit is not None and limit < 1:
         raise InvalidInput("limit must be >= 1.", details={"field": "limit"})
+    floor = min_agreement_default()
+    if min_agreement_n is not None and min_agreement_n < floor:
+        raise InvalidInput(
+            f"min_agreement_n can be raised, not lowered: at least {floor} human-voted "
+            "comparisons (ASSIST_JUDGE_MIN_AGREEMENT_N).",
+            details={"field": "min_agreement_n"},
+        )
     if not 1 <= quality_threshold <= 5:
         raise InvalidInput("quality_threshold must be 1-5.", details={"field": "quality_threshold"})
     fields = PAIR_FIELDS if kind == JudgeRun.Kind.PAIRS else QUALITY_FIELDS
