@@ -33,10 +33,10 @@ def parse_items(text: str, item_kind: str) -> list[dict[str, Any]]:
             items.append(spec)
         elif ":" in line and item_kind == ItemKind.OUTPUT:
             first, _, second = line.partition(":")
-            if not (first.strip().isdigit() and second.strip().isdigit()):
+            if not (first.strip().isdecimal() and second.strip().isdecimal()):
                 raise forms.ValidationError(f"Line {number}: give two output ids as 12:13.")
             items.append({"output": int(first), "output_b": int(second)})
-        elif line.isdigit() and len(line) < 15:
+        elif line.isdecimal() and len(line) < 15:
             items.append({item_kind: int(line)})
         else:
             raise forms.ValidationError(f"Line {number}: {line[:40]!r} is not an item.")

@@ -65,11 +65,11 @@ def value_from_post(task: Any, post: Any) -> dict[str, Any]:
     """The answer from the page's form fields, in the task's answer shape."""
     kind = task.question_kind
     if kind == QuestionKind.LABELS:
-        ids = [int(x) for x in post.getlist("labels") if x.isdigit() and len(x) < 12]
+        ids = [int(x) for x in post.getlist("labels") if x.isdecimal() and len(x) < 12]
         return {"labels": ids}
     if kind == QuestionKind.SCORE:
         score = post.get("score", "")
-        return {"score": int(score) if score.isdigit() and len(score) < 3 else score}
+        return {"score": int(score) if score.isdecimal() and len(score) < 3 else score}
     if kind == QuestionKind.TEXT:
         return {"text": post.get("text", "")}
     return {"preference": post.get("preference", "")}
@@ -132,7 +132,7 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _int(raw: Any) -> int:
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 15 else 0
+    return int(raw) if isinstance(raw, str) and raw.isdecimal() and len(raw) < 15 else 0
 
 
 @_labeling_user
@@ -225,7 +225,7 @@ def spotcheck(request: HttpRequest, pk: int) -> HttpResponse:
     rows = _entry_rows(batch)
     at = next((i for i, row in enumerate(rows) if row["review"] is None), len(rows) - 1)
     requested = request.GET.get("at", "")
-    if requested.isdigit() and int(requested) < len(rows):
+    if requested.isdecimal() and int(requested) < len(rows):
         at = int(requested)
     context = {
         "batch": batch,

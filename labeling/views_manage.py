@@ -156,4 +156,4 @@ def task_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 def _int(raw: Any) -> int:
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 15 else 0
+    return int(raw) if isinstance(raw, str) and raw.isdecimal() and len(raw) < 15 else 0

@@ -161,7 +161,7 @@ class PairList(generics.ListAPIView):
         active = params.get("active", "true").lower()
         return pairs_list(
             source=params.get("source") or None,
-            campaign_id=int(params["campaign"]) if params.get("campaign", "").isdigit() else None,
+            campaign_id=int(params["campaign"]) if params.get("campaign", "").isdecimal() else None,
             active=None if active == "all" else active in ("1", "true", "yes"),
         )
 

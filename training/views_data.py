@@ -104,7 +104,7 @@ def taxonomy(request: HttpRequest) -> HttpResponse:
     ref = request.GET.get("label", "")
     selected = (
         Label.objects.select_related("merged_into").filter(pk=int(ref)).first()
-        if ref.isdigit()
+        if ref.isdecimal()
         else None
     )
     context = {

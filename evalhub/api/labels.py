@@ -78,7 +78,10 @@ class _ReadOrManage(APIView):
 
 
 class LabelListCreate(_ReadOrManage):
-    @extend_schema(operation_id="labels_tree", responses={200: dict})
+    @extend_schema(
+        operation_id="labels_tree",
+        responses={200: {"type": "array", "items": {"type": "object"}}},
+    )
     def get(self, request: Request) -> Response:
         merged = request.query_params.get("merged") in ("1", "true")
         return Response([node.as_dict() for node in label_tree(include_merged=merged)])

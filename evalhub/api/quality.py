@@ -119,7 +119,7 @@ class AttentionRequestSerializer(serializers.Serializer):
 def _rater(ref: str) -> Any:
     users = get_user_model().objects
     user = users.filter(username=ref).first() or (
-        users.filter(pk=int(ref)).first() if ref.isdigit() else None
+        users.filter(pk=int(ref)).first() if (ref.isascii() and ref.isdigit()) else None
     )
     if user is None:
         raise NotFound(f"No user {ref!r}.")

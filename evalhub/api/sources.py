@@ -37,7 +37,12 @@ class DataSourceSerializer(serializers.ModelSerializer):
         model = DataSource
         fields = ["id", "created_by", "created_at", *EDITABLE]
         read_only_fields = ["id", "created_by", "created_at"]
-        extra_kwargs = {"name": {"validators": []}}  # uniqueness: the service's 409
+        # Uniqueness is the service's 409. Length limits hold for what was sent: trimming first
+        # would accept a body longer than the schema's maxLength (the service strips names).
+        extra_kwargs = {
+            "name": {"validators": [], "trim_whitespace": False},
+            "owner": {"trim_whitespace": False},
+        }
 
 
 class _ReadOrManage(APIView):

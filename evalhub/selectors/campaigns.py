@@ -10,7 +10,7 @@ def campaign_get_by_ref(ref: str | int) -> Campaign:
     """A campaign by id or by exact name (the CLI accepts either)."""
     text = str(ref).strip()
     campaign = Campaign.objects.filter(name=text).select_related("baseline", "candidate").first()
-    if campaign is None and text.isdigit():
+    if campaign is None and (text.isascii() and text.isdigit()):
         campaign = (
             Campaign.objects.filter(pk=int(text)).select_related("baseline", "candidate").first()
         )

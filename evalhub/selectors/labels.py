@@ -39,7 +39,9 @@ class LabelNode:
 def label_get(ref: int | str) -> Label:
     """A label by id or by exact name."""
     text = str(ref).strip()
-    found = Label.objects.filter(pk=int(text)).first() if text.isdigit() else None
+    found = (
+        Label.objects.filter(pk=int(text)).first() if (text.isascii() and text.isdigit()) else None
+    )
     if found is None and "\x00" not in text:
         found = Label.objects.filter(name=text).first()
     if found is None:

@@ -17,7 +17,7 @@ def data_source_get(ref: int | str) -> DataSource:
     """A source by id or by name (case-insensitive); a clear NotFound otherwise."""
     text = str(ref).strip()
     found = None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         found = DataSource.objects.filter(pk=int(text)).first()
     if found is None and "\x00" not in text:
         found = DataSource.objects.filter(name__iexact=text).first()

@@ -77,7 +77,7 @@ def campaign_quality(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _rater_or_none(request: HttpRequest) -> Any:
     rater_id = request.POST.get("rater", "")
-    if not rater_id.isdigit():
+    if not rater_id.isdecimal():
         return None
     return get_user_model().objects.filter(pk=int(rater_id)).first()
 

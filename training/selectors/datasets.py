@@ -20,7 +20,7 @@ def dataset_get_by_ref(ref: str | int) -> DatasetVersion:
     """A dataset version by exact name or by id (the CLI accepts either)."""
     text = str(ref).strip()
     dataset = DatasetVersion.objects.filter(name=text).first()
-    if dataset is None and text.isdigit():
+    if dataset is None and text.isdecimal():
         dataset = DatasetVersion.objects.filter(pk=int(text)).first()
     if dataset is None:
         raise NotFound(f"No dataset version with name or id {text!r}.")

@@ -38,7 +38,7 @@ def training_run_get(pk: int | str) -> TrainingRun:
 def training_run_get_by_ref(ref: str | int) -> TrainingRun:
     text = str(ref).strip()
     run = TrainingRun.objects.filter(name=text).first()
-    if run is None and text.isdigit():
+    if run is None and text.isdecimal():
         run = TrainingRun.objects.filter(pk=int(text)).first()
     if run is None:
         raise NotFound(f"No training run with name or id {text!r}.")

@@ -32,7 +32,7 @@ def campaign_get_for_report(pk: int | str) -> Campaign:
     """A campaign by primary key (the API's {id}); NotFound otherwise."""
     campaign = (
         Campaign.objects.select_related("baseline", "candidate", "candidate__parent")
-        .filter(pk=int(pk) if str(pk).isdigit() else -1)
+        .filter(pk=int(pk) if (str(pk).isascii() and str(pk).isdigit()) else -1)
         .first()
     )
     if campaign is None:
