@@ -279,3 +279,27 @@ def test_training_run_with_a_nul_model_name_is_a_400(admin_api):
     body = {"dataset": 1, "start_model": "a\x00", "method": "dpo"}
     response = admin_api.post("/api/v1/training/runs", body, format="json")
     assert response.status_code == 400, response.content
+
+
+def test_superscript_digits_in_a_source_or_label_reference_are_a_400(admin_api):
+    """"²" passes str.isdigit() and fails int(): a source named that was a 500 on an import."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("o.csv", b"prompt_external_id,model,text\nx,m,t\n")
+    response = admin_api.post(
+        "/api/v1/imports/outputs", {"file": upload, "format": "csv", "source": "²"}
+    )
+    assert response.status_code == 400, response.content
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert admin_api.get("/api/v1/labels/%C2%B2").status_code == 404
+
+
+def test_a_source_owner_longer_than_the_schema_allows_is_refused_before_trimming(admin_api):
+    owner = "\x0c" + "o" * 200  # 201 characters; 200 once trimmed
+    response = admin_api.post(
+        "/api/v1/sources", {"name": "too long", "kind": "public", "owner": owner}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    from evalhub.models import DataSource
+
+    assert not DataSource.objects.filter(name="too long").exists()
