@@ -280,7 +280,7 @@ def fill(route: Route, world: dict[str, Any]) -> str:
     elif route.route.startswith(("assist/", "api/v1/assist/")) and world.get("assist"):
         kind = route.route.split("assist/", 1)[1].split("/")[0]  # judge-runs, augmentations
         by_kind["pk"] = world["assist"].get(kind, campaign.pk)
-    elif route.route.startswith(("labeling/", "api/v1/labeling/")) and world["labeling_task"]:
+    elif route.route.startswith(("labeling/", "api/v1/labeling/")) and world.get("labeling_task"):
         by_kind["pk"] = world["labeling_task"].pk
         by_kind["action"] = "open"
     elif "job" in route.name:
