@@ -76,6 +76,9 @@ class ReportSerializer(serializers.Serializer):
     by_channel = serializers.ListField(child=serializers.DictField())
     by_rater = serializers.ListField(child=serializers.DictField(), required=False)
     by_day = serializers.ListField(child=serializers.DictField(), required=False)
+    quality = serializers.DictField(
+        help_text="Checks left out of the rate, excluded raters, the rate before / after exclusion."
+    )
 
 
 class CampaignReportView(APIView):
