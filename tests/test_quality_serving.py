@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from evalhub.models import Assignment, Comparison, Output
+from evalhub.models import Assignment, Comparison, Output, Vote
 from evalhub.models.campaigns import Outcome
 from evalhub.selectors.rating import assignment_blind_payload, campaigns_for_rater
 from evalhub.services.campaigns import campaign_open
@@ -174,3 +174,37 @@ def test_rater_list_counts_each_vote_once_checks_included(make_user):
     # Every vote, on a check or not, lowers the count shown to the rater by one.
     assert remaining == [6, 5, 4, 3, 2]
     assert item.my_votes == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raters_racing_with_checks_keep_every_cap_and_lose_nothing(make_user):
+    """Eight raters vote through a campaign at once, half their reservations asking for a check:
+    real items end at exactly votes_per_prompt, every rater answers each check at most once,
+    counters match the votes, and no reservation fails (SQLite and PostgreSQL)."""
+    from tests.test_rating_concurrency import _together
+
+    campaign = open_campaign_with_outputs(n_prompts=8, votes_per_prompt=3, name="race")
+    campaign.gold_share = 0.5
+    campaign.save()
+    for comparison in Comparison.objects.filter(campaign=campaign).order_by("id")[:2]:
+        comparison_mark_gold(comparison=comparison, outcome=Outcome.CANDIDATE)
+    raters = [make_user(f"race-{i}", "rater") for i in range(8)]
+
+    def work(i: int) -> int:
+        rng, votes = random.Random(i), 0
+        while (a := assignment_next(campaign=campaign, rater=raters[i], rng=rng)) is not None:
+            vote_record(rater=raters[i], token=a.token, choice="left")
+            votes += 1
+        return votes
+
+    results = _together(8, work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    real = Comparison.objects.filter(campaign=campaign, is_gold=False)
+    assert sorted(real.values_list("vote_count", flat=True)) == [3] * 6
+    assert sum(results) == Vote.objects.filter(campaign=campaign).count()
+    for comparison in Comparison.objects.filter(campaign=campaign):
+        assert comparison.vote_count == comparison.votes.count() == comparison.load
+    per_rater_check = Vote.objects.filter(campaign=campaign, comparison__is_gold=True).values_list(
+        "rater_id", "comparison_id"
+    )
+    assert len(per_rater_check) == len(set(per_rater_check))
