@@ -7,6 +7,7 @@ import random
 import re
 
 import pytest
+from django.test import Client
 
 from evalhub.models import AuditEvent, Comparison, Output, RaterExclusion
 from evalhub.models.campaigns import Outcome
@@ -169,7 +170,7 @@ def _skeleton(body: str) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
-def test_checks_served_to_raters_are_blind(api_client, client, make_user, campaign, monkeypatch):
+def test_checks_served_to_raters_are_blind(api_client, make_user, campaign, monkeypatch):
     campaign.name = "zeta-blind"
     campaign.gold_share = 0.5
     campaign.save()
@@ -198,22 +199,27 @@ def test_checks_served_to_raters_are_blind(api_client, client, make_user, campai
     # prompt the rater has already been shown).
     assert kinds.count("real") == 5 and len(kinds) == 7
 
-    # The vote page of a check and of an ordinary comparison: the same tags, classes and ids
-    # (pages 2-4, so each follows a vote: same flash message, guidelines folded).
-    monkeypatch.setattr("evalhub.services.rating._system_rng", Rolls([0.99, 0.0, 0.0, 0.99]))
-    other = make_user("blind-q2", "rater")
-    client.force_login(other)
-    pages = []
-    for _ in range(4):
-        page = client.get(f"/rate/{campaign.pk}/")
-        assert page.status_code == 200
-        assert_blind_page(page, campaign, "vote page")
-        token = re.search(r'name="token" value="([^"]+)"', page.content.decode())[1]
-        kind = Comparison.objects.get(assignments__token=token).gold_kind or "real"
-        pages.append((kind, _skeleton(page.content.decode())))
-        client.post(f"/rate/{campaign.pk}/vote", {"token": token, "choice": "tie"})
-    assert [kind for kind, _ in pages] in (
-        ["real", "gold", "attention", "real"],
-        ["real", "attention", "gold", "real"],
-    )
-    assert pages[1][1] == pages[2][1] == pages[3][1]
+    # The vote page of a check and of an ordinary comparison, in the same state: the same tags,
+    # classes and ids. A first page (guidelines open, no message) of a check against a first
+    # page of a real item; then, after a vote, a check against real items.
+    def pages_of(rater, draws: list[float]) -> list[tuple[str, list]]:
+        monkeypatch.setattr("evalhub.services.rating._system_rng", Rolls(draws))
+        client = Client()  # a fresh browser: no message left from another rater's vote
+        client.force_login(rater)
+        pages = []
+        for _ in draws:
+            page = client.get(f"/rate/{campaign.pk}/")
+            assert page.status_code == 200
+            assert_blind_page(page, campaign, "vote page")
+            token = re.search(r'name="token" value="([^"]+)"', page.content.decode())[1]
+            kind = Comparison.objects.get(assignments__token=token).gold_kind or "real"
+            pages.append((kind, _skeleton(page.content.decode())))
+            client.post(f"/rate/{campaign.pk}/vote", {"token": token, "choice": "tie"})
+        return pages
+
+    checks_first = pages_of(make_user("blind-q2", "rater"), [0.0, 0.0, 0.99, 0.99])
+    (real_first,) = pages_of(make_user("blind-q3", "rater"), [0.99])
+    assert sorted(kind for kind, _ in checks_first[:2]) == ["attention", "gold"]
+    assert [kind for kind, _ in checks_first[2:]] == ["real", "real"] and real_first[0] == "real"
+    assert checks_first[0][1] == real_first[1]
+    assert checks_first[1][1] == checks_first[2][1] == checks_first[3][1]
