@@ -282,7 +282,7 @@ def test_training_run_with_a_nul_model_name_is_a_400(admin_api):
 
 
 def test_superscript_digits_in_a_source_or_label_reference_are_a_400(admin_api):
-    """"²" passes str.isdigit() and fails int(): a source named that was a 500 on an import."""
+    """A superscript two passes str.isdigit() and fails int(): as a source it was a 500."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("o.csv", b"prompt_external_id,model,text\nx,m,t\n")
