@@ -212,3 +212,34 @@ def test_build_pairs_command_prints_counts(capsys):
     out = capsys.readouterr().out
     assert "pairwise" in out and "2 pairs" in out
     assert PreferencePair.objects.filter(is_active=True).count() == 2
+
+
+def test_gold_items_and_excluded_raters_make_no_pairs():
+    """Votes on a gold item are a rater test and an excluded rater's votes are out of the
+    reports: the pair builder leaves both out, and brings the rater back when included again."""
+    from evalhub.services.quality import comparison_mark_gold, rater_exclude, rater_include
+
+    campaign = campaign_with_texts("quality", TEXTS[:3])
+    add_votes(
+        campaign,
+        [
+            ["candidate", "candidate", "candidate"],  # becomes a gold item
+            ["candidate", "baseline", "baseline"],  # rater 0's candidate vote decides nothing
+            ["candidate", "candidate", "baseline"],  # without rater 0: a 1-1 split
+        ],
+    )
+    gold, second, third = campaign.comparisons.order_by("prompt_id")
+    pairs_build(sources=["pairwise"])
+    assert {p.prompt_id for p in _active()} == {gold.prompt_id, second.prompt_id, third.prompt_id}
+
+    comparison_mark_gold(comparison=gold, outcome="candidate")
+    rater_exclude(campaign=campaign, rater=raters(1)[0])
+    build = pairs_build(sources=["pairwise"])
+    pairs = _active()
+    assert [p.prompt_id for p in pairs] == [second.prompt_id]
+    assert (pairs[0].strength, pairs[0].n_signals) == (2, 2)
+    assert build.counts["pairwise"]["votes"] == 4  # 9 cast - 3 on the gold item - 2 of rater 0
+
+    rater_include(campaign=campaign, rater=raters(1)[0])
+    pairs_build(sources=["pairwise"])
+    assert {p.prompt_id for p in _active()} == {second.prompt_id, third.prompt_id}

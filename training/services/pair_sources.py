@@ -28,6 +28,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from evalhub.models import Comparison, Output, Prompt, Vote
 from evalhub.models.prompts import normalize_text
+from evalhub.selectors.reports.counts import quality_filtered
 from feedback.models import ChoiceOption, ChoiceTask, Thumb, WorkbenchSuggestion, WorkbenchTurn
 
 OUTCOMES = ("candidate", "baseline", "tie", "both_bad")
@@ -97,6 +98,10 @@ def pairwise_rows(campaign_ids: Collection[int], *, include_simulated: bool) -> 
         votes = votes.filter(campaign_id__in=campaign_ids)
     if not include_simulated:
         votes = votes.filter(is_simulated=False)
+    # Votes on gold items and attention checks are rater tests (an attention check pairs an
+    # answer with one to another prompt: junk for training), and excluded raters' votes are out
+    # of the reports: neither becomes a pair.
+    votes = quality_filtered(votes, sorted(campaign_ids) if campaign_ids else None)
     tallies = (
         votes.values("comparison_id")
         .annotate(**{o: Count("id", filter=Q(outcome=o)) for o in OUTCOMES})
