@@ -107,7 +107,7 @@ class TaskSerializer(serializers.Serializer):
         '{"preference": "a"}}]',
     )
     layer = serializers.IntegerField(read_only=True)
-    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    parent = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)
     status = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
