@@ -3,23 +3,10 @@ approval is audited, verdicts are a record of what the model said)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from assist.models import AugmentationRecord, AugmentationRun, JudgeRun, JudgeVerdict
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from evalhub.admin_base import ReadOnlyAdmin
 
 
 @admin.register(JudgeRun)

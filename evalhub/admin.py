@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from evalhub.admin_base import ReadOnlyAdmin
 from evalhub.models import (
     Assignment,
     AuditEvent,
@@ -27,17 +28,6 @@ from evalhub.services.audit import audit_record, audit_snapshot
 from evalhub.services.campaigns import campaign_close, campaign_open
 from evalhub.services.errors import ServiceError
 from evalhub.services.jobs import job_cancel, job_retry
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ModelVersion)

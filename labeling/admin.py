@@ -3,11 +3,9 @@ through the labeling services, so the history stays true)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from evalhub.admin_base import ReadOnlyAdmin
 from labeling.models import (
     Annotation,
     LabelerExclusion,
@@ -16,17 +14,6 @@ from labeling.models import (
     SpotCheckBatch,
     TaskItem,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(LabelingTask)

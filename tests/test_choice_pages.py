@@ -132,12 +132,10 @@ def test_the_campaign_list_costs_the_same_queries_whatever_its_length(
 @pytest.mark.django_db(transaction=True)
 def test_raters_racing_for_the_last_picks_never_exceed_votes_per_prompt(make_user):
     """Seven raters asking at once for 3 prompts x 2 picks: six tasks, no prompt over its 2."""
-    import threading
     from collections import Counter
 
-    from django.db import connection
-
     from feedback.services.choice import choice_task_next
+    from tests.test_rating_concurrency import _together
 
     campaign = feedback_campaign("choice", name="chp-race")
     for _ in range(3):
@@ -148,22 +146,7 @@ def test_raters_racing_for_the_last_picks_never_exceed_votes_per_prompt(make_use
     campaign.votes_per_prompt = 2
     campaign.save()
     raters = [make_user(f"racer{i}", "rater") for i in range(7)]
-    barrier, results = threading.Barrier(7), [None] * 7
-
-    def serve(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = choice_task_next(campaign=campaign, rater=raters[i])
-        except Exception as exc:  # reported below
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=serve, args=(i,)) for i in range(7)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = _together(7, lambda i: choice_task_next(campaign=campaign, rater=raters[i]))
     assert not [r for r in results if isinstance(r, Exception)], results
     served = [r for r in results if r is not None]
     assert len(served) == 6 and results.count(None) == 1

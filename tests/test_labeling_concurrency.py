@@ -3,38 +3,16 @@ PostgreSQL). The task row lock keeps every item at k human labels, never more.""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from labeling.models import Annotation, TaskItem
 from labeling.services.annotations import annotation_submit
 from labeling.services.serving import item_next
 from tests.test_labeling_helpers import prompt_task
+from tests.test_rating_concurrency import _together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _together(n: int, work) -> list:
-    barrier, results = threading.Barrier(n), [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
 
 
 def test_racing_labelers_fill_every_item_to_k_and_no_further(make_user):

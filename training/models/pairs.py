@@ -57,6 +57,22 @@ def example_content_hash(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _review_status_field(what: str) -> models.CharField:
+    """Expert review of a pair or example (set by labeling reviews); rejected rows stay out."""
+    return models.CharField(
+        max_length=10,
+        choices=[
+            ("unreviewed", "unreviewed"),
+            ("accepted", "accepted"),
+            ("corrected", "corrected"),
+            ("rejected", "rejected"),
+        ],
+        default="unreviewed",
+        db_default="unreviewed",
+        help_text=f"Expert review; rejected {what} never enter a dataset.",
+    )
+
+
 class PairBuild(models.Model):
     """One run of pair building: what it covered and what it found (shown on the page)."""
 
@@ -113,18 +129,7 @@ class PreferencePair(models.Model):
         on_delete=models.PROTECT,
         related_name="preference_pairs",
     )
-    review_status = models.CharField(
-        max_length=10,
-        choices=[
-            ("unreviewed", "unreviewed"),
-            ("accepted", "accepted"),
-            ("corrected", "corrected"),
-            ("rejected", "rejected"),
-        ],
-        default="unreviewed",
-        db_default="unreviewed",
-        help_text="Expert review; rejected pairs never enter a dataset.",
-    )
+    review_status = _review_status_field("pairs")
     content_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     last_build = models.ForeignKey(
@@ -189,18 +194,7 @@ class CompletionExample(models.Model):
         on_delete=models.PROTECT,
         related_name="completion_examples",
     )
-    review_status = models.CharField(
-        max_length=10,
-        choices=[
-            ("unreviewed", "unreviewed"),
-            ("accepted", "accepted"),
-            ("corrected", "corrected"),
-            ("rejected", "rejected"),
-        ],
-        default="unreviewed",
-        db_default="unreviewed",
-        help_text="Expert review; rejected examples never enter a dataset.",
-    )
+    review_status = _review_status_field("examples")
     content_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     last_build = models.ForeignKey(
