@@ -9,6 +9,7 @@ import json
 from collections import Counter
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import Client
@@ -39,6 +40,7 @@ def _counts() -> tuple[int, ...]:
         Comparison.objects.count(),
         Job.objects.count(),
         Vote.objects.count(),
+        apps.get_model("labeling", "TaskItem").objects.count(),
     )
 
 
@@ -52,6 +54,7 @@ def test_demo_builds_generates_opens_both_campaigns_and_simulates_votes(tmp_path
                  "workbench campaign", "Demo ready"):  # fmt: skip
         assert step in text, step
     assert "rater1-demo-pass" in text and "agent-demo-pass" in text
+    assert "expert-demo-pass" in text and "/labeling/" in text
     assert "/workbench/" in text and "/dashboard/" in text and "/api/docs/" in text
 
     # The tiny models were built and registered: a base and its LoRA adapter, local backend.
@@ -78,6 +81,14 @@ def test_demo_builds_generates_opens_both_campaigns_and_simulates_votes(tmp_path
     assert (workbench.baseline, workbench.candidate) == (base, warm)
     assert workbench.conversations.filter(status="queued").count() == 5
     assert not Vote.objects.exists()
+
+    # The bundled prompts point to their data source; a labeling task is open for the raters.
+    bundled = Prompt.objects.filter(external_id__startswith="cs-")
+    assert bundled.count() == 312 and not bundled.filter(data_source__isnull=True).exists()
+    assert bundled.first().data_source.kind == "expert"
+    task = apps.get_model("labeling", "LabelingTask").objects.get()
+    assert (task.status, task.audience, task.k, task.items.count()) == ("open", "user", 2, 30)
+    assert task.labels.count() == 6
 
     # Idempotent: a second run builds, generates and stores nothing new.
     counts = _counts()

@@ -3,7 +3,7 @@
 Steps, each announced with what it does and how long it took:
 
 1. roles and one user per role (their logins are printed at the end);
-2. the bundled customer-service prompts (312, labelled);
+2. the bundled customer-service prompts (312, labelled), registered as a data source;
 3. the tiny demo models, built here on the CPU (``build_demo_models``): a base that answers curtly
    (``tiny-cs-base``) and a LoRA adapter trained to answer warmly (``tiny-cs-warm``);
 4. a pairwise campaign, candidate ``tiny-cs-warm`` against baseline ``tiny-cs-base``, on 100 of
@@ -12,7 +12,9 @@ Steps, each announced with what it does and how long it took:
    backend (the campaign's generation job, run in this process); the campaign opens for rating;
 6. a 2+2 workbench campaign between the same two models with 20 customer conversations queued
    (the 4 suggestions are generated when an agent opens a conversation);
-7. with ``--simulate-votes``: simulated raters fill all but one vote slot of every comparison of
+7. an open labeling task for the raters (which scenario is this message?, 30 prompts, 2 labels
+   each), created through the ``labeling_task`` command;
+8. with ``--simulate-votes``: simulated raters fill all but one vote slot of every comparison of
    the pairwise campaign (through the real rating service, each vote stored with
    ``is_simulated=True`` and labelled "simulated" on the dashboard), so that the dashboard shows
    a verdict and preference pairs can be built at once (``build_pairs --include-simulated``).
@@ -26,10 +28,13 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -37,13 +42,14 @@ from django.utils import timezone
 
 from evalhub.generation.corpus import demo_prompts_path
 from evalhub.generation.demo_models import DEMO_ADAPTER_NAME, DEMO_BASE_NAME
-from evalhub.models import Campaign, ModelVersion, Prompt, Vote
+from evalhub.models import Campaign, DataSource, ModelVersion, Prompt, Vote
 from evalhub.models.campaigns import Choice, Outcome, Side
 from evalhub.selectors.campaigns import campaign_get_by_ref
 from evalhub.selectors.jobs import campaign_outputs_missing
 from evalhub.services.campaigns import campaign_create, campaign_open
 from evalhub.services.errors import ServiceError
 from evalhub.services.rating import assignment_next, vote_record
+from evalhub.services.sources import data_source_create
 from evalhub.services.users import user_create_with_role
 
 DEMO_USERS = [
@@ -53,8 +59,11 @@ DEMO_USERS = [
     ("rater2", "rater"),
     ("rater3", "rater"),
     ("agent", "agent"),
+    ("expert", "expert"),
 ]
 BASELINE, CANDIDATE = DEMO_BASE_NAME, DEMO_ADAPTER_NAME
+DEMO_SOURCE = "Demo: bundled customer-service prompts"
+LABELING_TASK = "Demo labeling: which scenario is this message?"
 CAMPAIGN = f"Demo: {CANDIDATE} vs {BASELINE}"
 WORKBENCH = f"Demo workbench: {CANDIDATE} vs {BASELINE}"
 SIMULATED_RATER = "simulated-rater-{n}"
@@ -71,7 +80,7 @@ Each customer conversation comes with 4 suggested replies. Pick the one you woul
 """
 # The bundled prompts come grouped by label; each campaign takes them spread over the file (so
 # every label is in it), the pairwise campaign from every third row, the workbench from others.
-STRIDE, PAIRWISE_OFFSET, WORKBENCH_OFFSET = 3, 0, 1
+STRIDE, PAIRWISE_OFFSET, WORKBENCH_OFFSET, LABELING_OFFSET = 3, 0, 1, 2
 
 
 class Command(BaseCommand):
@@ -156,6 +165,7 @@ class Command(BaseCommand):
         workbench = self._workbench(
             _spread(rows[WORKBENCH_OFFSET::STRIDE], options["conversations"])
         )
+        self._labeling(rows)
         if options["simulate_votes"]:
             self._simulate(campaign, support=support, seed=options["seed"])
         self._summary(
@@ -163,7 +173,7 @@ class Command(BaseCommand):
         )
 
     def _users(self, suffix: str) -> list[tuple[str, str, str]]:
-        t = self.step("users for every role (rater, agent, pm, admin)")
+        t = self.step("users for every role (rater, agent, expert, pm, admin)")
         logins = []
         for username, role in DEMO_USERS:
             password = username + suffix
@@ -174,10 +184,51 @@ class Command(BaseCommand):
 
     def _prompts(self) -> list[dict[str, Any]]:
         path = demo_prompts_path()
-        t = self.step(f"bundled customer-service prompts ({path.name})")
-        call_command("import_prompts", str(path), "--no-progress", stdout=_Quiet(), stderr=_Quiet())
+        t = self.step(f"bundled customer-service prompts ({path.name}), with their data source")
+        if not DataSource.objects.filter(name=DEMO_SOURCE).exists():
+            data_source_create(
+                name=DEMO_SOURCE,
+                kind=DataSource.Kind.EXPERT,
+                owner="evalhub demo",
+                licence="Written for the evalhub demo; free to use.",
+                quality_grade=DataSource.Grade.B,
+                description="Customer-service questions with a curt and a warm reference reply.",
+            )
+        call_command(
+            "import_prompts",
+            str(path),
+            "--no-progress",
+            "--source",
+            DEMO_SOURCE,
+            stdout=_Quiet(),
+            stderr=_Quiet(),
+        )
         self.done(t, f"{Prompt.objects.count()} prompts stored")
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def _labeling(self, rows: list[dict[str, Any]]) -> None:
+        """A small open labeling task (which scenario is this message?) for the raters, through
+        the labeling CLI (feedback sits below labeling and never imports it)."""
+        t = self.step("a labeling task: which scenario is each message? (raters, 2 labels each)")
+        if apps.get_model("labeling", "LabelingTask").objects.filter(name=LABELING_TASK).exists():
+            self.done(t, "already there")
+            return
+        chosen = _spread(rows[LABELING_OFFSET::STRIDE], 30)
+        ids = Prompt.objects.filter(
+            external_id__in=[row["external_id"] for row in chosen]
+        ).values_list("pk", flat=True)
+        names = sorted({label for row in rows for label in row.get("labels", [])})
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+            handle.write("\n".join(str(pk) for pk in ids))
+        try:
+            argv = ["create", LABELING_TASK, "--items-kind", "prompt", "--question", "labels"]
+            for name in names:
+                argv += ["--label", name]
+            argv += ["--audience", "user", "--k", "2", "--items", handle.name, "--open"]
+            call_command("labeling_task", *argv, stdout=_Quiet(), stderr=_Quiet())
+        finally:
+            Path(handle.name).unlink()
+        self.done(t, f"{len(ids)} prompts, answers: {', '.join(names)}")
 
     def _models(self, options: dict[str, Any]) -> None:
         t = self.step(
@@ -296,6 +347,9 @@ class Command(BaseCommand):
             (f"/campaigns/{campaign.pk}/", "the campaign: answers, generation job (pm)"),
             ("/jobs/", "background jobs: generation, exports, training (pm)"),
             ("/training/", "preference pairs, datasets, training runs (pm)"),
+            ("/data/", "data sources, label taxonomy, results by label (pm)"),
+            ("/labeling/", "labeling tasks, review, spot-checks (expert; manage as pm)"),
+            ("/assist/", "the AI judge and augmentation, marked as AI (pm)"),
             ("/admin/", "everything (admin)"),
             ("/api/docs/", "the REST API"),
         ):
