@@ -129,6 +129,7 @@ def test_admin_campaign_edits_and_actions(make_user, rater):
         "baseline": campaign.baseline_id, "candidate": campaign.candidate_id,
         "votes_per_prompt": "5", "tie_policy": "exclude", "guidelines": campaign.guidelines,
         "raters": [rater.pk], "prompts": ",".join(str(p) for p in campaign.prompts.values_list("pk", flat=True)),
+        "gold_share": "0", "gold_min_accuracy": "0.7", "gold_min_answers": "3",
     }  # fmt: skip
     response = client.post(f"/admin/evalhub/campaign/{campaign.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]
