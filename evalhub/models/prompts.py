@@ -55,7 +55,7 @@ class Label(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         ordering = ["name"]
@@ -144,6 +144,7 @@ class Prompt(models.Model):
             ("back_translation", "back-translation (AI)"),
         ],
         default="original",
+        db_default="original",
     )
     derived_from = models.ForeignKey(
         "self",
