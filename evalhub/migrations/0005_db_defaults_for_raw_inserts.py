@@ -4,40 +4,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evalhub', '0004_data_platform'),
+        ("evalhub", "0004_data_platform"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='campaign',
-            name='gold_min_accuracy',
-            field=models.FloatField(db_default=0.7, default=0.7, help_text='Raters below this accuracy on checks are flagged.'),
+            model_name="campaign",
+            name="gold_min_accuracy",
+            field=models.FloatField(
+                db_default=0.7,
+                default=0.7,
+                help_text="Raters below this accuracy on checks are flagged.",
+            ),
         ),
         migrations.AlterField(
-            model_name='campaign',
-            name='gold_min_answers',
-            field=models.PositiveSmallIntegerField(db_default=3, default=3, help_text='Checks a rater must answer before they can be flagged.'),
+            model_name="campaign",
+            name="gold_min_answers",
+            field=models.PositiveSmallIntegerField(
+                db_default=3,
+                default=3,
+                help_text="Checks a rater must answer before they can be flagged.",
+            ),
         ),
         migrations.AlterField(
-            model_name='campaign',
-            name='gold_share',
-            field=models.FloatField(db_default=0.0, default=0.0, help_text='Share of served items that are gold or attention checks (0-0.5).'),
+            model_name="campaign",
+            name="gold_share",
+            field=models.FloatField(
+                db_default=0.0,
+                default=0.0,
+                help_text="Share of served items that are gold or attention checks (0-0.5).",
+            ),
         ),
         migrations.AlterField(
-            model_name='comparison',
-            name='gold_kind',
-            field=models.CharField(blank=True, choices=[('gold', 'gold item (known answer)'), ('attention', 'attention check (one answer plainly wrong)')], db_default='', default='', max_length=10),
+            model_name="comparison",
+            name="gold_kind",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("gold", "gold item (known answer)"),
+                    ("attention", "attention check (one answer plainly wrong)"),
+                ],
+                db_default="",
+                default="",
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='label',
-            name='is_active',
+            model_name="label",
+            name="is_active",
             field=models.BooleanField(db_default=True, default=True),
         ),
         migrations.AlterField(
-            model_name='prompt',
-            name='origin',
-            field=models.CharField(choices=[('original', 'original'), ('paraphrase', 'paraphrase (AI)'), ('back_translation', 'back-translation (AI)')], db_default='original', default='original', max_length=20),
+            model_name="prompt",
+            name="origin",
+            field=models.CharField(
+                choices=[
+                    ("original", "original"),
+                    ("paraphrase", "paraphrase (AI)"),
+                    ("back_translation", "back-translation (AI)"),
+                ],
+                db_default="original",
+                default="original",
+                max_length=20,
+            ),
         ),
     ]

@@ -93,15 +93,14 @@ class Campaign(models.Model):
     # are mixed into what raters are served; raters below the threshold are flagged.
     gold_share = models.FloatField(
         default=0.0,
-        db_default=0.0, help_text="Share of served items that are gold or attention checks (0-0.5)."
+        db_default=0.0,
+        help_text="Share of served items that are gold or attention checks (0-0.5).",
     )
     gold_min_accuracy = models.FloatField(
-        default=0.7,
-        db_default=0.7, help_text="Raters below this accuracy on checks are flagged."
+        default=0.7, db_default=0.7, help_text="Raters below this accuracy on checks are flagged."
     )
     gold_min_answers = models.PositiveSmallIntegerField(
-        default=3,
-        db_default=3, help_text="Checks a rater must answer before they can be flagged."
+        default=3, db_default=3, help_text="Checks a rater must answer before they can be flagged."
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(
