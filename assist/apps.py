@@ -12,3 +12,10 @@ class AssistConfig(AppConfig):
 
         # Refresh the role groups once this app's permissions exist (pm: view_*, admin: all).
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="assist.ensure_roles")
+
+        from django.db.models.signals import post_save
+
+        from assist.signals import run_follows_job
+        from evalhub.models import Job
+
+        post_save.connect(run_follows_job, sender=Job, dispatch_uid="assist.run_follows_job")

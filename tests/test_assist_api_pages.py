@@ -241,3 +241,21 @@ def test_start_forms_queue_runs(client, make_user, judge_model):
     assert response["Location"] == f"/assist/augmentations/{augmentation.pk}/"
     assert len(augmentation.source_prompt_ids) == 2 and augmentation.per_prompt == 2
     assert client.get(f"/assist/augmentations/{augmentation.pk}/").status_code == 200
+
+
+def test_a_run_follows_its_job_cancelled_while_queued_and_retried(judge_model):
+    """Cancelled before a worker took it, the task never runs: the run says so anyway; a retry
+    puts it back in the queue, and a worker then finishes it."""
+    from evalhub.services.jobs import job_cancel, job_retry
+
+    run = judge_run_create(campaign=judged_campaign(3, name="follow"), judge=judge_model)
+    assert run.status == "queued"
+    job_cancel(job=run.job)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    job_retry(job=run.job)
+    run.refresh_from_db()
+    assert run.status == "queued"
+    run_judge_job(run.job_id, backend=ScriptedFakeBackend([JUDGE], judge_responder()))
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.job.state == "succeeded"
