@@ -278,9 +278,14 @@ def vote_record(
     reason: str = "",
     idempotency_key: str = "",
     channel: str = "rating",
+    is_simulated: bool = False,
     now: datetime | None = None,
 ) -> Vote:
-    """Record a rater's blind vote on the assignment behind ``token``; exactly once."""
+    """Record a rater's blind vote on the assignment behind ``token``; exactly once.
+
+    ``is_simulated`` marks a vote cast by a program standing in for a person (the demo's
+    simulated raters): stored, labelled as such, and left out wherever people's votes are asked
+    for. Never set from the rater API."""
     now = now or timezone.now()
     if choice not in Choice.values:
         raise InvalidInput(
@@ -319,6 +324,7 @@ def vote_record(
             reason=reason,
             time_taken_ms=max(0, int((now - assignment.served_at).total_seconds() * 1000)),
             idempotency_key=idempotency_key[:200],
+            is_simulated=is_simulated,
         )
         assignment.status = Assignment.Status.VOTED
         assignment.finished_at = now

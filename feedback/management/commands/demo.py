@@ -37,7 +37,6 @@ from typing import Any
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.utils import timezone
 
 from evalhub.generation.corpus import demo_prompts_path
@@ -399,11 +398,14 @@ def simulate_votes(campaign: Campaign, *, n_raters: int, support: float, seed: i
                 choice = Choice.TIE  # the same words on both sides: no rater could prefer one
             else:
                 choice = _simulated_choice(rng, per_prompt[prompt_id], assignment.candidate_side)
-            with transaction.atomic():
-                vote = vote_record(
-                    rater=rater, token=assignment.token, choice=choice, channel="simulated", now=now
-                )
-                Vote.objects.filter(pk=vote.pk).update(is_simulated=True)
+            vote_record(
+                rater=rater,
+                token=assignment.token,
+                choice=choice,
+                channel="simulated",
+                is_simulated=True,
+                now=now,
+            )
             cast += 1
     return cast
 
