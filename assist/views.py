@@ -59,36 +59,31 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "assist/overview.html", context)
 
 
-@require_POST
-@_manager
-def judge_start(request: HttpRequest) -> HttpResponse:
-    form = JudgeRunForm(request.POST)
+def _start(request: HttpRequest, form_class: type, create: Any, what: str) -> HttpResponse:
+    """Validate the form, start the run through ``create``, say what happened, show the run."""
+    form = form_class(request.POST)
     if not form.is_valid():
-        messages.error(request, "Judge run not started: " + form.errors.as_text())
+        messages.error(request, f"{what} not started: " + form.errors.as_text())
         return redirect("assist")
     try:
-        run = judge_run_create(**form.cleaned_data, created_by=request.user)
+        run = create(**form.cleaned_data, created_by=request.user)
     except ServiceError as exc:
         messages.error(request, str(exc))
         return redirect("assist")
-    messages.success(request, f"Judge run {run.pk} queued (job {run.job_id}).")
+    messages.success(request, f"{what} {run.pk} queued (job {run.job_id}).")
     return redirect("assist-judge-run", pk=run.pk)
+
+
+@require_POST
+@_manager
+def judge_start(request: HttpRequest) -> HttpResponse:
+    return _start(request, JudgeRunForm, judge_run_create, "Judge run")
 
 
 @require_POST
 @_manager
 def prelabel_start(request: HttpRequest) -> HttpResponse:
-    form = PrelabelForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Pre-labeling not started: " + form.errors.as_text())
-        return redirect("assist")
-    try:
-        run = prelabel_run_create(**form.cleaned_data, created_by=request.user)
-    except ServiceError as exc:
-        messages.error(request, str(exc))
-        return redirect("assist")
-    messages.success(request, f"Pre-label run {run.pk} queued (job {run.job_id}).")
-    return redirect("assist-judge-run", pk=run.pk)
+    return _start(request, PrelabelForm, prelabel_run_create, "Pre-label run")
 
 
 @_manager
